@@ -1,0 +1,37 @@
+# Two commands: `make run` starts the whole service, `make test` runs the whole suite.
+# Both install into .venv first (once, and again when pyproject.toml changes).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint pytest bench openapi clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[ml,dev]'
+	touch $@
+
+run: install
+	$(BIN)/dfdetect run
+
+test: install lint pytest
+
+lint: install
+	$(BIN)/ruff check service workers models tests
+	$(BIN)/ruff format --check service workers models tests
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest -q -ra
+
+bench: install
+	$(BIN)/dfdetect bench
+
+openapi: install
+	$(BIN)/dfdetect openapi --out openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

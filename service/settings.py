@@ -1,0 +1,93 @@
+"""All settings, read once from `DFDETECT_*` environment variables (and `.env`) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.config import Device, PipelineConfig
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Settings(BaseSettings):
+    """Service, worker and pipeline settings. Every field is documented in README and .env.example."""
+
+    model_config = SettingsConfigDict(env_prefix="DFDETECT_", env_file=".env", extra="ignore")
+
+    # Where things live
+    redis_url: str | None = Field(
+        None, description="Redis URL; unset: `dfdetect run` starts an embedded Redis."
+    )
+    data_dir: Path = Field(Path("var"), description="Embedded Redis data and scaffolded models.")
+    upload_dir: Path = Field(Path("var/uploads"), description="Upload store shared with workers.")
+    model_dir: Path | None = Field(
+        None, description="Ensemble directory (manifest.json); unset: scaffold random weights."
+    )
+    scaffold_backbone: str = Field(
+        "tf_efficientnet_b6", description="Backbone of the scaffolded random-weight ensemble."
+    )
+    queue_name: str = Field("dfdetect", description="RQ queue name.")
+
+    # HTTP
+    host: str = Field("127.0.0.1", description="Address the API binds to.")
+    port: int = Field(8000, description="Port the API binds to.")
+    api_keys: list[str] = Field(default_factory=list, description="Accepted API keys (JSON list).")
+    api_key_hashes_file: Path | None = Field(
+        None, description="File of SHA-256 hex digests of accepted keys, one per line."
+    )
+
+    # Limits
+    max_upload_bytes: int = Field(2 * 1024**3, description="Largest upload, bytes (413 past it).")
+    max_duration_s: float = Field(1800.0, description="Longest video, seconds.")
+    max_pixels: int = Field(3840 * 2160, description="Most pixels per frame (width x height).")
+    max_frames: int = Field(108_000, description="Most frames in the video stream.")
+    allowed_containers: list[str] = Field(
+        default_factory=lambda: ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts"],
+        description="Demuxer names PyAV may report for an upload.",
+    )
+    allowed_codecs: list[str] = Field(
+        default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg"],
+        description="Video codecs accepted.",
+    )
+    max_queue_length: int = Field(100, description="Queued jobs before 429 queue_full.")
+    rate_limit_per_minute: int = Field(30, description="Uploads per key per minute (0: off).")
+    max_concurrent_uploads: int = Field(8, description="Uploads streaming at once before 429.")
+    min_free_disk_bytes: int = Field(
+        512 * 1024**2, description="Free space the upload store keeps; 507 below it."
+    )
+
+    # Jobs
+    job_timeout_s: int = Field(900, description="Longest a job may run before it fails.")
+    result_ttl_s: int = Field(86_400, description="How long finished results are kept.")
+    failure_ttl_s: int = Field(86_400, description="How long failed jobs are kept.")
+    worker_heartbeat_s: int = Field(15, description="Worker heartbeat; a dead worker is found after ~2x.")
+
+    # Pipeline
+    device: Device = Field("auto", description="auto | cpu | cuda.")
+    sequences: int = Field(10, description="Sequences sampled per video (15th place: 10).")
+    sequence_length: int = Field(5, description="Frames per sequence (15th place: 5).")
+    detect_scale: float = Field(1.0, description="Detect faces on a frame scaled by this.")
+    half: bool = Field(True, description="fp16 on CUDA (scores within 0.01 of fp32).")
+
+    @model_validator(mode="after")
+    def _refuse_open_public_bind(self) -> Settings:
+        # An open API on a public interface lets anyone burn the GPUs: require keys there.
+        if self.host not in LOOPBACK_HOSTS and not (self.api_keys or self.api_key_hashes_file):
+            raise ValueError(
+                f"DFDETECT_HOST={self.host} is not loopback and no API keys are configured: "
+                "set DFDETECT_API_KEYS or DFDETECT_API_KEY_HASHES_FILE"
+            )
+        return self
+
+    def pipeline(self) -> PipelineConfig:
+        """The pipeline configuration these settings describe."""
+        return PipelineConfig(
+            sequences=self.sequences,
+            sequence_length=self.sequence_length,
+            detect_scale=self.detect_scale,
+            device=self.device,
+            half=self.half,
+        )

@@ -1,0 +1,55 @@
+"""Pipeline settings: every number of the 15th-place DFDC solution, each one a field.
+
+Torch-free on purpose: the API (which never imports torch) builds this from its settings.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Device = Literal["auto", "cpu", "cuda"]
+DecodeMode = Literal["seek", "sequential"]
+
+DEFAULT_SEQUENCES = 10
+"""Sequences sampled per video (15th place: 10)."""
+DEFAULT_SEQUENCE_LENGTH = 5
+"""Consecutive frames per sequence (15th place: 5, so 50 frames a video)."""
+MTCNN_THRESHOLDS = (0.6, 0.7, 0.7)
+"""P-, R- and O-net thresholds (facenet-pytorch defaults, kept by the 15th-place kernel)."""
+MTCNN_FACTOR = 0.709
+"""Image-pyramid scale factor."""
+MTCNN_MIN_FACE = 20
+"""Smallest face MTCNN looks for, in pixels of the detection frame."""
+CONFIDENT_FACE_PROB = 0.99
+"""A face above this probability is kept outright (15th-place code)."""
+FALLBACK_FACE_PROB = 0.7
+"""With no confident face, the largest face above this is kept (write-up 0.6, code 0.7)."""
+MAX_FACES = 2
+"""Most faces kept per frame, largest first."""
+CROP_MARGIN_RATIO = 0.75
+"""margin = h / 0.75 - h: the box is grown so the face fills 75% of the crop's height."""
+
+
+class PipelineConfig(BaseModel):
+    """What a worker does to one video; defaults reproduce the 15th-place kernel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequences: int = Field(DEFAULT_SEQUENCES, ge=1, le=1000)
+    sequence_length: int = Field(DEFAULT_SEQUENCE_LENGTH, ge=1, le=100)
+    detect_scale: float = Field(1.0, gt=0.0, le=1.0)
+    decode: DecodeMode = "seek"
+    thresholds: tuple[float, float, float] = MTCNN_THRESHOLDS
+    factor: float = MTCNN_FACTOR
+    min_face_size: int = MTCNN_MIN_FACE
+    confident_face_prob: float = CONFIDENT_FACE_PROB
+    fallback_face_prob: float = FALLBACK_FACE_PROB
+    max_faces: int = MAX_FACES
+    detect_batch_size: int = Field(10, ge=1)
+    score_batch_size: int = Field(64, ge=1)
+    device: Device = "auto"
+    half: bool = True
+    channels_last: bool = True
+    share_backbones: bool = True

@@ -1,0 +1,95 @@
+"""The detection result: what a worker stores and what `GET /jobs/{id}` returns.
+
+Torch-free: the API serves this schema in its OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+UNTRAINED_WARNING = (
+    "untrained_weights: at least one ensemble member has random (untrained) weights; "
+    "its scores are meaningless. Train or install trained weights (README: Bring your own weights)."
+)
+NO_FACE_PROBABILITY = 0.5
+"""What the 15th-place solution answered when no face was found: the log-loss-safe guess."""
+
+
+class VideoInfo(BaseModel):
+    """Facts of the decoded file."""
+
+    duration_s: float = Field(description="Duration in seconds.", examples=[10.0])
+    fps: float = Field(description="Average frame rate.", examples=[29.97])
+    width: int = Field(description="Frame width after rotation.", examples=[1920])
+    height: int = Field(description="Frame height after rotation.", examples=[1080])
+    frame_count: int = Field(description="Frames in the video stream (counted).", examples=[300])
+    rotation: int = Field(0, description="Rotation applied to make frames upright, degrees.")
+    codec: str = Field(description="Video codec name.", examples=["h264"])
+    sha256: str = Field(description="SHA-256 of the file.")
+
+
+class Box(BaseModel):
+    """A face box in pixels of the full-size (upright) frame."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class FaceScore(BaseModel):
+    """One face in one sampled frame."""
+
+    box: Box
+    detection_score: float = Field(description="MTCNN face probability.")
+    member_scores: dict[str, float] = Field(
+        description="Fake probability from each frame-classifier member."
+    )
+    fake_probability: float = Field(description="Mean of the member scores.")
+
+
+class FrameResult(BaseModel):
+    """One sampled frame and the faces kept in it."""
+
+    index: int = Field(description="Frame index in presentation order.")
+    timestamp_s: float = Field(description="Presentation time, seconds.")
+    faces: list[FaceScore]
+
+
+class SequenceResult(BaseModel):
+    """One sampled sequence of consecutive frames, scored by the sequence members."""
+
+    frame_indices: list[int]
+    face: int = Field(description="Which face of the middle frame (0 = largest).")
+    member_scores: dict[str, float]
+    fake_probability: float
+
+
+class MemberResult(BaseModel):
+    """One ensemble member's post-processed verdict on the video."""
+
+    name: str
+    kind: Literal["frame", "sequence"]
+    score: float | None = Field(description="Post-processed fake probability; null if no crops.")
+    postprocess: str = Field(description="Post-processing strategy applied.")
+    checkpoint_sha256: str
+    trained: bool
+
+
+class DetectionResult(BaseModel):
+    """Overall verdict plus the per-frame, per-face, per-member breakdown."""
+
+    fake_probability: float = Field(ge=0.0, le=1.0, examples=[0.73])
+    label: Literal["FAKE", "REAL"] = Field(description="FAKE when fake_probability >= 0.5.")
+    fallback: Literal["no_face"] | None = Field(
+        None, description="Set when no face was found and 0.5 was returned."
+    )
+    trained: bool = Field(description="False when any member has untrained weights.")
+    video: VideoInfo
+    frames: list[FrameResult]
+    sequences: list[SequenceResult]
+    models: list[MemberResult]
+    warnings: list[str]
+    timings_ms: dict[str, float] = Field(description="Wall time of each stage, milliseconds.")
