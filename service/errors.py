@@ -132,3 +132,10 @@ class ProcessingTimeout(DfdetectError):
 class WorkerLost(DfdetectError):
     code = "worker_lost"
     status = 500
+
+
+class JobCanceled(DfdetectError):
+    """DELETE /jobs/{id} asked a running job to stop."""
+
+    code = "canceled"
+    status = 409

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(900, description="Longest a job may run before it fails.")
     result_ttl_s: int = Field(86_400, description="How long finished results are kept.")
     failure_ttl_s: int = Field(86_400, description="How long failed jobs are kept.")
-    worker_heartbeat_s: int = Field(15, description="Worker heartbeat; a dead worker is found after ~2x.")
+    worker_heartbeat_s: int = Field(
+        15, description="Worker heartbeat; a dead worker is found after ~2x."
+    )
 
     # Pipeline
     device: Device = Field("auto", description="auto | cpu | cuda.")

@@ -1,0 +1,153 @@
+"""The FastAPI application, built by `create_app(settings)`; the lifespan owns Redis and the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from redis import Redis
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.auth import ApiKeyAuth, load_key_digests
+from service.deps import AppState
+from service.errors import DfdetectError
+from service.jobs import JobStore
+from service.limits import RateLimiter, UploadSlots
+from service.metrics import Metrics
+from service.routes import detect, jobs, ops
+from service.settings import Settings
+from service.uploads import UploadStore
+
+log = logging.getLogger("dfdetect.api")
+
+DESCRIPTION = (
+    "Upload a video, poll the job, read an overall fake probability with a per-frame, per-face "
+    "breakdown. The method is the 15th-place DFDC solution: MTCNN face crops scored by two "
+    "EfficientNet frame classifiers and an EfficientNet + LSTM sequence classifier."
+)
+
+
+def redis_client(url: str) -> Redis:
+    """Short timeouts: a dead Redis must turn into a quick 503, not a hung request."""
+    return Redis.from_url(
+        url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=15
+    )
+
+
+def error_response(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DfdetectError)
+    async def domain_error(_: Request, exc: DfdetectError) -> JSONResponse:
+        return error_response(exc.code, exc.message, exc.status, exc.headers)
+
+    @app.exception_handler(RedisError)
+    async def redis_down(_: Request, exc: RedisError) -> JSONResponse:
+        log.warning("redis unavailable: %s", exc)
+        return error_response(
+            "queue_unavailable",
+            "The job queue (Redis) is unavailable; retry shortly.",
+            503,
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response("invalid_request", str(exc.errors())[:500], 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(code, str(exc.detail), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response("internal_error", "Internal error; it has been logged.", 500)
+
+
+async def _reap_forever(state: AppState) -> None:
+    """Jobs of dead workers fail within a few heartbeats even when nobody polls them."""
+    while True:
+        await asyncio.sleep(state.settings.worker_heartbeat_s)
+        try:
+            reaped = await run_in_threadpool(state.jobs.reap_lost_jobs)
+        except RedisError:
+            continue
+        if reaped:
+            log.warning("failed %d job(s) whose worker was lost", reaped)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for these settings; Redis is connected in the lifespan."""
+    if not settings.redis_url:
+        raise ValueError("DFDETECT_REDIS_URL is required to serve the API (`dfdetect run` sets it)")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = redis_client(settings.redis_url or "")
+        store = JobStore(redis, settings)
+        state = AppState(
+            settings=settings,
+            redis=redis,
+            jobs=store,
+            uploads=UploadStore(
+                settings.upload_dir,
+                max_bytes=settings.max_upload_bytes,
+                min_free_bytes=settings.min_free_disk_bytes,
+            ),
+            auth=ApiKeyAuth(load_key_digests(settings)),
+            limiter=RateLimiter(redis, settings.rate_limit_per_minute),
+            upload_slots=UploadSlots(settings.max_concurrent_uploads),
+            metrics=Metrics(store.queue),
+        )
+        app.state.dfdetect = state
+        reaper = asyncio.create_task(_reap_forever(state))
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            redis.close()
+
+    app = FastAPI(
+        title="dfdetect",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    _install_error_handlers(app)
+    for module in (detect, jobs, ops):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def record_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = route.path if isinstance(route, APIRoute) else "unmatched"
+        state: AppState | None = getattr(request.app.state, "dfdetect", None)
+        if state is not None:
+            state.metrics.requests.labels(path, request.method, str(response.status_code)).inc()
+            state.metrics.latency.labels(path, request.method).observe(time.perf_counter() - start)
+        return response
+
+    return app

@@ -1,0 +1,169 @@
+"""Jobs in Redis: enqueue an upload, read a job's state, cancel, reap jobs whose worker died.
+
+The contract with the workers (job function, meta fields, Redis keys) lives here, torch-free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.job import JobStatus as RQStatus
+
+from service.errors import JobNotCancellable, JobNotFound, QueueFull
+from service.schemas import ErrorDetail, JobStatus, WorkerModels
+from service.settings import Settings
+from service.uploads import StoredUpload
+from workers.result import DetectionResult
+
+JOB_FUNCTION = "workers.jobs.detect_video"
+"""Enqueued by dotted name so the API never imports the pipeline (or torch)."""
+CANCEL_KEY = "dfdetect:cancel:{job_id}"
+"""Set by DELETE /jobs/{id}; the running pipeline checks it between stages."""
+ALIVE_KEY = "dfdetect:alive:{worker}"
+"""Refreshed by a worker every heartbeat; its absence while a job is started means the worker died."""
+MODELS_KEY = "dfdetect:models:{worker}"
+"""JSON of what a worker loaded (WorkerModels), with the same TTL as ALIVE_KEY."""
+ALIVE_TTL_FACTOR = 3
+"""A worker is dead after missing this many heartbeats."""
+
+_QUEUED_STATES = {RQStatus.QUEUED, RQStatus.DEFERRED, RQStatus.SCHEDULED, RQStatus.CREATED}
+
+
+def alive_ttl(settings: Settings) -> int:
+    return settings.worker_heartbeat_s * ALIVE_TTL_FACTOR
+
+
+class JobStore:
+    """Queue operations on behalf of the API; `owner` scopes every job to one API key."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.queue = Queue(settings.queue_name, connection=redis)
+
+    def enqueue(self, upload: StoredUpload, owner: str) -> Job:
+        """Queue a probed upload for detection; 429 queue_full past the queue limit."""
+        if self.queue.count >= self.settings.max_queue_length:
+            raise QueueFull(
+                f"{self.queue.count} jobs are waiting (limit {self.settings.max_queue_length}); "
+                "retry later.",
+                headers={"Retry-After": "30"},
+            )
+        meta = {
+            "owner": owner,
+            "filename": upload.filename,
+            "sha256": upload.sha256,
+            "size": upload.size,
+            "upload_path": str(upload.path),
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        return self.queue.enqueue(
+            JOB_FUNCTION,
+            kwargs={"upload_path": str(upload.path), "sha256": upload.sha256},
+            job_id=str(uuid.uuid4()),
+            job_timeout=self.settings.job_timeout_s,
+            result_ttl=self.settings.result_ttl_s,
+            failure_ttl=self.settings.failure_ttl_s,
+            meta=meta,
+        )
+
+    def fetch(self, job_id: str, owner: str) -> Job:
+        """The job, or 404 for unknown ids and ids that belong to another key."""
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError as exc:
+            raise JobNotFound(f"No job with id {job_id}.") from exc
+        if job.meta.get("owner", "") != owner:
+            raise JobNotFound(f"No job with id {job_id}.")
+        return job
+
+    def status(self, job_id: str, owner: str) -> JobStatus:
+        job = self.fetch(job_id, owner)
+        self._reap_if_lost(job)
+        return self.describe(job)
+
+    def describe(self, job: Job) -> JobStatus:
+        state = job.get_status(refresh=True)
+        meta = job.get_meta(refresh=False)
+        base: dict[str, Any] = {
+            "job_id": job.id,
+            "filename": meta.get("filename"),
+            "created_at": meta.get("created_at"),
+        }
+        if state in _QUEUED_STATES:
+            return JobStatus(**base, status="queued", queue_position=job.get_position())
+        if state == RQStatus.STARTED:
+            return JobStatus(**base, status="started", stage=meta.get("stage"))
+        if state == RQStatus.FINISHED:
+            result = DetectionResult.model_validate(job.return_value())
+            return JobStatus(**base, status="finished", result=result)
+        error = meta.get("error")
+        if state == RQStatus.CANCELED or (error or {}).get("code") == "canceled":
+            return JobStatus(**base, status="canceled")
+        error = error or {
+            "code": "processing_failed",
+            "message": "The job failed without a recorded reason; see the worker's log.",
+        }
+        return JobStatus(**base, status="failed", error=ErrorDetail(**error))
+
+    def cancel(self, job_id: str, owner: str) -> JobStatus:
+        """Cancel a queued job at once; ask a running one to stop at its next stage."""
+        job = self.fetch(job_id, owner)
+        state = job.get_status(refresh=True)
+        if state in _QUEUED_STATES:
+            with contextlib.suppress(InvalidJobOperation):
+                job.cancel()
+            _remove_upload(job)
+        elif state == RQStatus.STARTED:
+            self.redis.set(CANCEL_KEY.format(job_id=job.id), 1, ex=self.settings.job_timeout_s)
+        elif state != RQStatus.CANCELED:
+            raise JobNotCancellable(f"Job {job_id} has already ended ({state.value}).")
+        return self.describe(job)
+
+    def reap_lost_jobs(self) -> int:
+        """Fail every started job whose worker stopped heartbeating; returns how many."""
+        reaped = 0
+        for job_id in self.queue.started_job_registry.get_job_ids():
+            with contextlib.suppress(NoSuchJobError):
+                reaped += self._reap_if_lost(Job.fetch(job_id, connection=self.redis))
+        return reaped
+
+    def _reap_if_lost(self, job: Job) -> bool:
+        if job.get_status(refresh=True) != RQStatus.STARTED or not job.worker_name:
+            return False
+        if self.redis.exists(ALIVE_KEY.format(worker=job.worker_name)):
+            return False
+        job.meta["error"] = {
+            "code": "worker_lost",
+            "message": "The worker running this job stopped (crash or kill); upload again.",
+        }
+        job.save_meta()
+        self.queue.started_job_registry.remove(job)
+        job.set_status(RQStatus.FAILED)
+        self.queue.failed_job_registry.add(job, ttl=self.settings.failure_ttl_s)
+        _remove_upload(job)
+        return True
+
+    def workers_with_models(self) -> list[WorkerModels]:
+        """Workers that advertise loaded models and are alive."""
+        found = []
+        for key in self.redis.scan_iter(MODELS_KEY.format(worker="*")):
+            raw = self.redis.get(key)
+            if raw is not None:
+                found.append(WorkerModels.model_validate(json.loads(raw)))
+        return sorted(found, key=lambda w: w.worker)
+
+
+def _remove_upload(job: Job) -> None:
+    path = job.meta.get("upload_path")
+    if path:
+        Path(path).unlink(missing_ok=True)

@@ -1,0 +1,83 @@
+"""POST /detect: stream, probe, enqueue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from service.deps import OwnerDep, StateDep
+from service.probe import probe_video
+from service.schemas import ErrorResponse, JobAccepted
+
+router = APIRouter(tags=["detection"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": why}
+    for code, why in {
+        401: "Missing or invalid API key.",
+        413: "Upload larger than DFDETECT_MAX_UPLOAD_BYTES (`upload_too_large`).",
+        415: "Container or codec not accepted (`unsupported_media`).",
+        422: "Not a decodable video or outside the limits (`invalid_video`, `no_video_stream`, "
+        "`video_too_long`, `resolution_too_large`, `too_many_frames`, `empty_upload`, "
+        "`bad_upload_request`).",
+        429: "Rate limit, queue full or too many concurrent uploads (with Retry-After).",
+        503: "Redis is unavailable (`queue_unavailable`).",
+        507: "The upload store is full (`insufficient_storage`).",
+    }.items()
+}
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The video, as multipart/form-data with one file in the field `file`.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A video file (MP4, MOV, MKV, WebM, AVI, TS).",
+                        }
+                    },
+                },
+                "example": {"file": "clip.mp4"},
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/detect",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    responses=_ERRORS,
+    openapi_extra=_UPLOAD_BODY,
+    summary="Upload a video for deepfake detection",
+    description="Streams the upload to the store, checks it is a decodable video within the "
+    "limits, and queues it. Poll `status_url` for the result.",
+)
+async def detect(request: Request, owner: OwnerDep, state: StateDep) -> JSONResponse:
+    await run_in_threadpool(state.limiter.check, owner)
+    length = request.headers.get("content-length")
+    async with state.upload_slots.slot():
+        upload = await state.uploads.receive(
+            request.headers.get("content-type"),
+            int(length) if length and length.isdigit() else None,
+            request.stream(),
+        )
+    try:
+        await run_in_threadpool(probe_video, upload.path, state.settings)
+        job = await run_in_threadpool(state.jobs.enqueue, upload, owner)
+    except BaseException:
+        upload.path.unlink(missing_ok=True)
+        raise
+    url = f"/jobs/{job.id}"
+    body = JobAccepted(job_id=job.id, status="queued", status_url=url)
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": url})

@@ -1,0 +1,137 @@
+"""Request and response bodies of the HTTP API (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workers.result import DetectionResult
+
+JobState = Literal["queued", "started", "finished", "failed", "canceled"]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable error code.", examples=["invalid_video"])
+    message: str = Field(
+        description="What went wrong and how to fix it.",
+        examples=["The upload is not a decodable video: moov atom not found."],
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns has this shape."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": {"code": "job_not_found", "message": "No job with id abc."}}]
+        }
+    )
+
+    error: ErrorDetail
+
+
+class JobAccepted(BaseModel):
+    """The upload was accepted and queued."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "3f6d1c0e-6a51-4a8e-9d0f-2b1c9a7e4d10",
+                    "status": "queued",
+                    "status_url": "/jobs/3f6d1c0e-6a51-4a8e-9d0f-2b1c9a7e4d10",
+                }
+            ]
+        }
+    )
+
+    job_id: str = Field(description="Opaque job id.")
+    status: JobState = Field(description="Always `queued` on acceptance.")
+    status_url: str = Field(description="Where to poll the job.")
+
+
+class JobStatus(BaseModel):
+    """A job's state; `result` only when finished, `error` only when failed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"job_id": "3f6d1c0e", "status": "queued", "queue_position": 0},
+                {"job_id": "3f6d1c0e", "status": "started", "stage": "detect_faces"},
+                {
+                    "job_id": "3f6d1c0e",
+                    "status": "failed",
+                    "error": {"code": "invalid_video", "message": "No frame could be decoded."},
+                },
+            ]
+        }
+    )
+
+    job_id: str
+    status: JobState
+    queue_position: int | None = Field(None, description="0 = next to run (queued only).")
+    stage: str | None = Field(None, description="Pipeline stage now running (started only).")
+    filename: str | None = Field(None, description="The uploaded file's name, as sent.")
+    created_at: str | None = Field(None, description="ISO 8601 time of the upload.")
+    result: DetectionResult | None = None
+    error: ErrorDetail | None = None
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ready", "workers": 1, "reason": None}]}
+    )
+
+    status: Literal["ready", "not_ready"]
+    workers: int = Field(description="Workers with loaded models registered in Redis.")
+    reason: str | None = Field(None, description="Why not ready.")
+
+
+class WorkerModels(BaseModel):
+    """What one worker has loaded."""
+
+    worker: str = Field(description="RQ worker name.")
+    device: str = Field(description="cpu or cuda:N.")
+    trained: bool = Field(description="False when any member has untrained weights.")
+    members: list[dict[str, Any]] = Field(
+        description="name, kind, backbone, image_size, sha256, trained of each member."
+    )
+
+
+class ModelsInfo(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "workers": [
+                        {
+                            "worker": "gpu0",
+                            "device": "cuda:0",
+                            "trained": False,
+                            "members": [
+                                {
+                                    "name": "b6_frame",
+                                    "kind": "frame",
+                                    "backbone": "tf_efficientnet_b6",
+                                    "image_size": 224,
+                                    "sha256": "9c1f...",
+                                    "trained": False,
+                                }
+                            ],
+                        }
+                    ],
+                    "warnings": ["untrained_weights: ..."],
+                }
+            ]
+        }
+    )
+
+    workers: list[WorkerModels]
+    warnings: list[str]

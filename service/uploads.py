@@ -1,0 +1,169 @@
+"""The upload store: stream a multipart upload to disk, hashing and counting as it goes.
+
+FastAPI's `UploadFile` would spool the whole body before our code runs, so the size limit could
+not stop a 50 GB upload early: we parse the multipart stream ourselves and write each chunk.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from service.errors import BadUploadRequest, EmptyUpload, InsufficientStorage, UploadTooLarge
+
+UPLOAD_FIELD = "file"
+"""The multipart field that carries the video."""
+MULTIPART_OVERHEAD = 64 * 1024
+"""Slack for boundaries and headers when judging Content-Length against the size limit."""
+MAX_FILENAME_CHARS = 255
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """A complete upload on disk. `path` is ours (a uuid), never derived from `filename`."""
+
+    path: Path
+    filename: str
+    sha256: str
+    size: int
+
+
+def safe_filename(raw: str) -> str:
+    """The client's file name reduced to a display string: no directories, no control chars."""
+    name = PureWindowsPath(PurePosixPath(raw).name).name
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:MAX_FILENAME_CHARS] or "upload"
+
+
+class _FilePartSink:
+    """Multipart parser callbacks: writes the `file` part, refuses anything else odd."""
+
+    def __init__(self, out: BinaryIO, max_bytes: int) -> None:
+        self.out = out
+        self.max_bytes = max_bytes
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.files_seen = 0
+        self.filename: str | None = None
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[str, str] = {}
+        self._writing = False
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda d, s, e: self._header_field.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+
+    def _header_end(self) -> None:
+        field = self._header_field.decode("latin-1").strip().lower()
+        self._headers[field] = self._header_value.decode("utf-8", "replace")
+        self._header_field.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get("content-disposition", ""))
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        filename = params.get(b"filename")
+        if name != UPLOAD_FIELD:
+            return  # other form fields are ignored (their bytes are not kept)
+        if filename is None:
+            raise BadUploadRequest(f"The field `{UPLOAD_FIELD}` must be a file upload.")
+        self.files_seen += 1
+        if self.files_seen > 1:
+            raise BadUploadRequest(f"Send exactly one file in the field `{UPLOAD_FIELD}`.")
+        self.filename = safe_filename(filename.decode("utf-8", "replace"))
+        self._writing = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if not self._writing:
+            return
+        chunk = data[start:end]
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise UploadTooLarge(
+                f"The upload exceeds the limit of {self.max_bytes} bytes (DFDETECT_MAX_UPLOAD_BYTES)."
+            )
+        self.digest.update(chunk)
+        self.out.write(chunk)
+
+    def _part_end(self) -> None:
+        self._writing = False
+
+
+class UploadStore:
+    """A directory shared with the workers (a volume in compose)."""
+
+    def __init__(self, root: Path, *, max_bytes: int, min_free_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self.min_free_bytes = min_free_bytes
+        root.mkdir(parents=True, exist_ok=True)
+
+    def new_path(self) -> Path:
+        return self.root / f"{uuid.uuid4().hex}.upload"
+
+    def check_free_space(self) -> None:
+        """Refuse early when the store is nearly full (507 instead of a failed write)."""
+        if shutil.disk_usage(self.root).free < self.min_free_bytes:
+            raise InsufficientStorage("The upload store is full; try again later.")
+
+    async def receive(
+        self, content_type: str | None, content_length: int | None, body: AsyncIterator[bytes]
+    ) -> StoredUpload:
+        """Stream a multipart body into the store; on any error the partial file is removed."""
+        mime, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary")
+        if mime != b"multipart/form-data" or not boundary:
+            raise BadUploadRequest(
+                f"Send the video as multipart/form-data with the field `{UPLOAD_FIELD}`."
+            )
+        if content_length is not None and content_length > self.max_bytes + MULTIPART_OVERHEAD:
+            raise UploadTooLarge(
+                f"The upload exceeds the limit of {self.max_bytes} bytes (DFDETECT_MAX_UPLOAD_BYTES)."
+            )
+        self.check_free_space()
+        path = self.new_path()
+        try:
+            with path.open("wb") as out:
+                sink = _FilePartSink(out, self.max_bytes)
+                parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
+                async for chunk in body:
+                    parser.write(chunk)
+                parser.finalize()
+        except MultipartParseError as exc:
+            path.unlink(missing_ok=True)
+            raise BadUploadRequest(f"Malformed multipart body: {exc}") from exc
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage("The upload store is full; try again later.") from exc
+            raise
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if sink.files_seen == 0 or sink.filename is None:
+            path.unlink(missing_ok=True)
+            raise BadUploadRequest(f"No file in the multipart field `{UPLOAD_FIELD}`.")
+        if sink.size == 0:
+            path.unlink(missing_ok=True)
+            raise EmptyUpload("The uploaded file is empty (0 bytes).")
+        return StoredUpload(path, sink.filename, sink.digest.hexdigest(), sink.size)

@@ -1,0 +1,133 @@
+"""Commands of the worker room: worker, detect, models scaffold. Torch is imported inside handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from service.cli import existing_file, load_settings
+
+log = logging.getLogger("dfdetect.worker")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "worker",
+        help="Run a GPU/CPU worker: load the ensemble once, then take jobs from Redis.",
+    )
+    p.add_argument("--burst", action="store_true", help="Exit when the queue is empty.")
+    p.set_defaults(handler=worker)
+
+    p = subparsers.add_parser(
+        "detect",
+        help="Score video files in-process and print one JSON result per video.",
+    )
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="Video files.")
+    p.add_argument(
+        "--model-dir",
+        type=existing_file,
+        help="Ensemble directory (manifest.json); "
+        "default DFDETECT_MODEL_DIR or a scaffolded random-weight ensemble.",
+    )
+    p.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], help="Default DFDETECT_DEVICE (auto)."
+    )
+    p.add_argument("--sequences", type=int, help="Sequences per video (default 10).")
+    p.add_argument("--sequence-length", type=int, help="Frames per sequence (default 5).")
+    p.add_argument(
+        "--detect-scale", type=float, help="Detect faces on a frame scaled by this (default 1.0)."
+    )
+    p.add_argument(
+        "--decode", choices=["seek", "sequential"], help="Frame decoding strategy (default seek)."
+    )
+    p.add_argument("--indent", type=int, default=None, help="Pretty-print the JSON.")
+    p.set_defaults(handler=detect)
+
+    models = subparsers.add_parser("models", help="Manage ensemble directories.")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    p = msub.add_parser(
+        "scaffold",
+        help="Write the 15th-place three-member ensemble with random weights (trained: false).",
+    )
+    p.add_argument("--out", type=Path, required=True, help="Directory to create.")
+    p.add_argument(
+        "--backbone",
+        default="tf_efficientnet_b6",
+        help="timm backbone (default tf_efficientnet_b6).",
+    )
+    p.add_argument("--image-size", type=int, default=224, help="Crop size (default 224).")
+    p.set_defaults(handler=scaffold)
+
+
+def worker(args: argparse.Namespace) -> int:
+    from redis import Redis
+    from rq import Queue
+
+    from workers.naming import worker_name
+    from workers.pipeline import DetectionPipeline
+    from workers.worker import DetectionWorker, describe_models, ensure_model_dir
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise SystemExit("dfdetect worker: set DFDETECT_REDIS_URL (or use `dfdetect run`)")
+    model_dir = ensure_model_dir(settings)
+    pipeline = DetectionPipeline.load(model_dir, settings.pipeline())
+    pipeline.warm_up()
+    redis = Redis.from_url(settings.redis_url)
+    w = DetectionWorker(
+        [Queue(settings.queue_name, connection=redis)],
+        connection=redis,
+        name=worker_name(),
+        pipeline=pipeline,
+        settings=settings,
+    )
+    log.info("loaded %s", describe_models(w))
+    w.work(burst=args.burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
+    return 0
+
+
+def detect(args: argparse.Namespace) -> int:
+    from service.errors import DfdetectError
+    from workers.pipeline import DetectionPipeline
+    from workers.worker import ensure_model_dir
+
+    settings = load_settings()
+    overrides = {
+        "device": args.device,
+        "sequences": args.sequences,
+        "sequence_length": args.sequence_length,
+        "detect_scale": args.detect_scale,
+        "decode": args.decode,
+    }
+    config = settings.pipeline().model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
+    config = type(config).model_validate(config.model_dump())  # re-run the field checks
+    model_dir = args.model_dir or ensure_model_dir(settings)
+    pipeline = DetectionPipeline.load(model_dir, config)
+    failures = 0
+    for video in args.videos:
+        try:
+            result = pipeline.detect(video)
+        except DfdetectError as exc:
+            failures += 1
+            err = {"video": str(video), "error": {"code": exc.code, "message": exc.message}}
+            print(json.dumps(err), file=sys.stderr)
+            continue
+        print(
+            json.dumps({"video": str(video), **result.model_dump(mode="json")}, indent=args.indent)
+        )
+    return 1 if failures else 0
+
+
+def scaffold(args: argparse.Namespace) -> int:
+    from models.scaffold import scaffold_ensemble
+
+    manifest = scaffold_ensemble(args.out, backbone=args.backbone, image_size=args.image_size)
+    names = ", ".join(m.name for m in manifest.members)
+    print(f"wrote {args.out}: {names} (random weights, trained: false)")
+    return 0

@@ -1,0 +1,68 @@
+"""The RQ job: one stored upload in, one DetectionResult (as JSON) out, the upload deleted after.
+
+Runs inside a DetectionWorker, which provides the loaded pipeline through CURRENT_PIPELINE.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from rq import get_current_job
+from rq.timeouts import JobTimeoutException
+
+from service.errors import DfdetectError
+from service.jobs import CANCEL_KEY
+from workers.pipeline import DetectionPipeline
+
+CURRENT_PIPELINE: ContextVar[DetectionPipeline] = ContextVar("dfdetect_pipeline")
+"""Set by DetectionWorker around each job: models stay loaded between jobs, no global state."""
+
+
+def detect_video(upload_path: str, sha256: str) -> dict[str, Any]:
+    """Run the pipeline on a stored upload; record stage and error in job.meta for the API."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("detect_video runs only as an RQ job")
+    try:
+        pipeline = CURRENT_PIPELINE.get()
+    except LookupError as exc:
+        raise RuntimeError("detect_video needs a DetectionWorker (dfdetect worker)") from exc
+    redis = job.connection
+    cancel_key = CANCEL_KEY.format(job_id=job.id)
+
+    def progress(stage: str) -> None:
+        job.meta["stage"] = stage
+        job.save_meta()
+
+    def should_stop() -> bool:
+        return bool(redis.exists(cancel_key))
+
+    try:
+        result = pipeline.detect(
+            Path(upload_path), sha256=sha256, progress=progress, should_stop=should_stop
+        )
+        return result.model_dump(mode="json")
+    except DfdetectError as exc:
+        _record_error(job.meta, exc.code, exc.message)
+        raise
+    except JobTimeoutException:
+        _record_error(
+            job.meta,
+            "processing_timeout",
+            "The video took longer than DFDETECT_JOB_TIMEOUT_S to process.",
+        )
+        raise
+    except Exception as exc:
+        _record_error(job.meta, "processing_failed", f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    finally:
+        job.save_meta()
+        redis.delete(cancel_key)
+        Path(upload_path).unlink(missing_ok=True)
+
+
+def _record_error(meta: dict[str, Any], code: str, message: str) -> None:
+    meta["error"] = {"code": code, "message": message}
+    meta.pop("stage", None)

@@ -1,0 +1,207 @@
+"""Everything a worker does to one video: sample → detect faces → crop → score → post-process.
+
+The RQ job and `dfdetect detect` both call `DetectionPipeline.detect`; nothing else scores videos.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.ensemble import Ensemble, resolve_device
+from service.errors import JobCanceled
+from workers.config import PipelineConfig
+from workers.crops import crop_with_margin
+from workers.faces import Detection, FaceDetector
+from workers.postprocess import combine_members, postprocess
+from workers.result import (
+    NO_FACE_PROBABILITY,
+    UNTRAINED_WARNING,
+    Box,
+    DetectionResult,
+    FaceScore,
+    FrameResult,
+    MemberResult,
+    SequenceResult,
+)
+from workers.sampling import SampledVideo, sample_frames
+
+Progress = Callable[[str], None]
+StopCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class _SequenceCrop:
+    frame_indices: list[int]
+    face: int
+    crops: list[np.ndarray]
+
+
+class _StageClock:
+    """Wall time per stage, plus the progress and cancellation hooks run between stages."""
+
+    def __init__(self, progress: Progress | None, should_stop: StopCheck | None) -> None:
+        self.timings_ms: dict[str, float] = {}
+        self.progress = progress
+        self.should_stop = should_stop
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.should_stop is not None and self.should_stop():
+            raise JobCanceled("The job was canceled.")
+        if self.progress is not None:
+            self.progress(name)
+        start = time.perf_counter()
+        yield
+        self.timings_ms[name] = round((time.perf_counter() - start) * 1000, 1)
+
+
+class DetectionPipeline:
+    """A loaded ensemble and face detector, reused for every video a worker handles."""
+
+    def __init__(self, config: PipelineConfig, ensemble: Ensemble, detector: FaceDetector) -> None:
+        self.config = config
+        self.ensemble = ensemble
+        self.detector = detector
+
+    @classmethod
+    def load(cls, model_dir: Path, config: PipelineConfig) -> DetectionPipeline:
+        """Load and verify the ensemble, build MTCNN, on the configured device."""
+        device = resolve_device(config.device)
+        ensemble = Ensemble.load(
+            model_dir, device, half=config.half, channels_last=config.channels_last
+        )
+        return cls(config, ensemble, FaceDetector(config, device))
+
+    def warm_up(self) -> None:
+        self.ensemble.warm_up()
+
+    def detect(
+        self,
+        path: Path,
+        *,
+        sha256: str | None = None,
+        progress: Progress | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> DetectionResult:
+        """Score one video file; raises service.errors exceptions for unusable input."""
+        cfg = self.config
+        clock = _StageClock(progress, should_stop)
+        total = time.perf_counter()
+        with clock.stage("decode"):
+            video = sample_frames(
+                path, cfg.sequences, cfg.sequence_length, decode=cfg.decode, sha256=sha256
+            )
+        with clock.stage("detect_faces"):
+            faces = self.detector.detect_and_select([f.image for f in video.frames])
+        with clock.stage("crop"):
+            face_crops = [
+                crop_with_margin(frame.image, det.box)
+                for frame, dets in zip(video.frames, faces, strict=True)
+                for det in dets
+            ]
+            sequences = _sequence_crops(video, faces)
+        with clock.stage("score"):
+            face_scores = self.ensemble.score_faces(face_crops)
+            seq_scores = self.ensemble.score_sequences([s.crops for s in sequences])
+        with clock.stage("postprocess"):
+            result = self._assemble(video, faces, face_scores, sequences, seq_scores)
+        clock.timings_ms["total"] = round((time.perf_counter() - total) * 1000, 1)
+        result.timings_ms.update(clock.timings_ms)
+        return result
+
+    def _assemble(
+        self,
+        video: SampledVideo,
+        faces: list[list[Detection]],
+        face_scores: dict[str, np.ndarray],
+        sequences: list[_SequenceCrop],
+        seq_scores: dict[str, np.ndarray],
+    ) -> DetectionResult:
+        frames: list[FrameResult] = []
+        cursor = 0
+        for frame, dets in zip(video.frames, faces, strict=True):
+            scored = []
+            for det in dets:
+                members = {name: float(s[cursor]) for name, s in face_scores.items()}
+                cursor += 1
+                scored.append(
+                    FaceScore(
+                        box=Box(x1=det.box[0], y1=det.box[1], x2=det.box[2], y2=det.box[3]),
+                        detection_score=det.prob,
+                        member_scores=members,
+                        fake_probability=_mean(members.values()),
+                    )
+                )
+            frames.append(
+                FrameResult(index=frame.index, timestamp_s=frame.timestamp_s, faces=scored)
+            )
+        seq_results = []
+        for i, seq in enumerate(sequences):
+            members = {name: float(s[i]) for name, s in seq_scores.items()}
+            seq_results.append(
+                SequenceResult(
+                    frame_indices=seq.frame_indices,
+                    face=seq.face,
+                    member_scores=members,
+                    fake_probability=_mean(members.values()),
+                )
+            )
+        models = []
+        for member in self.ensemble.members:
+            spec = member.spec
+            scores = face_scores if spec.kind == "frame" else seq_scores
+            raw = scores.get(spec.name, np.empty(0))
+            models.append(
+                MemberResult(
+                    name=spec.name,
+                    kind=spec.kind,
+                    score=postprocess([float(x) for x in raw], spec.postprocess),
+                    postprocess=spec.postprocess.strategy,
+                    checkpoint_sha256=spec.sha256,
+                    trained=spec.trained,
+                )
+            )
+        combined = combine_members([m.score for m in models])
+        warnings = [] if self.ensemble.trained else [UNTRAINED_WARNING]
+        fallback = None
+        if combined is None:
+            combined, fallback = NO_FACE_PROBABILITY, "no_face"
+            warnings.append("no_face: no face was found in any sampled frame; returning 0.5.")
+        return DetectionResult(
+            fake_probability=combined,
+            label="FAKE" if combined >= 0.5 else "REAL",
+            fallback=fallback,
+            trained=self.ensemble.trained,
+            video=video.info,
+            frames=frames,
+            sequences=seq_results,
+            models=models,
+            warnings=warnings + video.warnings,
+            timings_ms={},
+        )
+
+
+def _mean(values: object) -> float:
+    vals = list(values)  # type: ignore[call-overload]
+    return float(np.mean(vals)) if vals else NO_FACE_PROBABILITY
+
+
+def _sequence_crops(video: SampledVideo, faces: list[list[Detection]]) -> list[_SequenceCrop]:
+    """15th place: every frame of a sequence is cropped with its middle frame's box."""
+    by_index = {f.index: (f, dets) for f, dets in zip(video.frames, faces, strict=True)}
+    out = []
+    for indices in video.sequences:
+        present = [i for i in indices if i in by_index]
+        if not present:
+            continue
+        _, middle_faces = by_index[present[len(present) // 2]]
+        for face_no, det in enumerate(middle_faces):
+            crops = [crop_with_margin(by_index[i][0].image, det.box) for i in present]
+            out.append(_SequenceCrop(present, face_no, crops))
+    return out
