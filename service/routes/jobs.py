@@ -16,6 +16,7 @@ JobId = Path(description="The id returned by POST /detect.", examples=["3f6d1c0e
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid API key."},
     404: {"model": ErrorResponse, "description": "No such job for this key (`job_not_found`)."},
+    422: {"model": ErrorResponse, "description": "Malformed request (`invalid_request`)."},
     503: {"model": ErrorResponse, "description": "Redis is unavailable (`queue_unavailable`)."},
 }
 
