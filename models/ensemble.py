@@ -1,0 +1,320 @@
+"""The loaded ensemble: batched scoring of face crops and sequences, with backbone reuse.
+
+`Ensemble.score(face_crops, sequence_crops)` is the one call that scores everything for a video.
+Frame members read the face crops; sequence members read the sequences (L crops cut with the
+middle frame's box). Members whose backbones have identical weights (the 15th-place LSTM froze
+the CutMix model's backbone) share one encoder module, and within one `score` call every
+distinct crop goes through a shared encoder once: a sequence's middle crop is the face crop of
+that frame, so the CutMix member's features for it are reused by the LSTM. `score_faces` and
+`score_sequences` are the same thing for one kind only (no reuse across kinds).
+`share_backbones=False` turns all reuse off so a benchmark can compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from torch import nn
+
+from models.manifest import Manifest, MemberSpec, load_manifest, load_member
+from models.networks import Classifier, FrameClassifier, SequenceClassifier
+from service.errors import ModelError
+
+Crop = np.ndarray
+"""A face crop: uint8 RGB, (H, W, 3); resized (area) when not the member's image size."""
+
+DEFAULT_BATCH_SIZE = 64
+"""Crops per forward pass (PipelineConfig.score_batch_size)."""
+
+
+@dataclass
+class LoadedMember:
+    """A manifest member with its network loaded on the ensemble's device, in eval mode."""
+
+    spec: MemberSpec
+    module: Classifier
+    encoder_digest: str
+    """SHA-256 over the encoder's tensors: equal digests mean identical backbone weights."""
+
+
+@dataclass
+class EnsembleScores:
+    """Fake probabilities per member: frame members per face crop, sequence members per sequence."""
+
+    faces: dict[str, np.ndarray]
+    sequences: dict[str, np.ndarray]
+
+
+def resolve_device(device: Literal["auto", "cpu", "cuda"]) -> torch.device:
+    """`auto` is CUDA when present, else CPU; asking for CUDA without it is a ModelError."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelError(
+            "device 'cuda' was asked for but CUDA is not available (no GPU visible or a "
+            "CPU-only torch build); use --device cpu or --device auto"
+        )
+    return torch.device(device)
+
+
+def tensors_digest(module: nn.Module) -> str:
+    """SHA-256 over a module's state dict (names, dtypes, shapes, bytes), order-independent."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(flat.view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _check_crop(crop: Crop) -> None:
+    if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
+        raise ValueError(f"a crop must be uint8 (H, W, 3) RGB, got {crop.dtype} {crop.shape}")
+
+
+def _crop_key(crop: Crop) -> tuple[tuple[int, ...], bytes]:
+    return crop.shape, hashlib.blake2b(np.ascontiguousarray(crop).data, digest_size=16).digest()
+
+
+class Ensemble:
+    """The members of a model directory, loaded once, scoring crops in batches."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        members: list[LoadedMember],
+        device: torch.device,
+        *,
+        half: bool = False,
+        channels_last: bool = True,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        share_backbones: bool = True,
+    ) -> None:
+        self.manifest = manifest
+        self.members = members
+        self.device = device
+        # fp16 only where it pays and was checked against fp32 (tests/test_ensemble.py, cuda).
+        self.half = half and device.type == "cuda"
+        self.channels_last = channels_last
+        self.batch_size = batch_size
+        self.share_backbones = share_backbones
+        if share_backbones:
+            first: dict[str, LoadedMember] = {}
+            for member in members:
+                owner = first.setdefault(member.encoder_digest, member)
+                if owner is not member:
+                    member.module.encoder = owner.module.encoder  # one copy on the device
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        for member in members:
+            member.module.to(device).to(memory_format=memory_format).eval()
+        shape = (1, 3, 1, 1)
+        self._mean = torch.tensor(IMAGENET_DEFAULT_MEAN, device=device).view(shape)
+        self._std = torch.tensor(IMAGENET_DEFAULT_STD, device=device).view(shape)
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        device: torch.device,
+        *,
+        half: bool = False,
+        channels_last: bool = True,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        share_backbones: bool = True,
+    ) -> Ensemble:
+        """Load a model directory: manifest, checksum-verified weights, eval mode (no warm-up)."""
+        manifest = load_manifest(model_dir)
+        members = []
+        for spec in manifest.members:
+            module = load_member(model_dir, spec, torch.device("cpu"))
+            members.append(LoadedMember(spec, module, tensors_digest(module.encoder)))
+        return cls(
+            manifest,
+            members,
+            device,
+            half=half,
+            channels_last=channels_last,
+            batch_size=batch_size,
+            share_backbones=share_backbones,
+        )
+
+    @property
+    def trained(self) -> bool:
+        """True when every member has trained weights."""
+        return all(member.spec.trained for member in self.members)
+
+    @property
+    def frame_members(self) -> list[LoadedMember]:
+        return [member for member in self.members if member.spec.kind == "frame"]
+
+    @property
+    def sequence_members(self) -> list[LoadedMember]:
+        return [member for member in self.members if member.spec.kind == "sequence"]
+
+    @property
+    def crop_size(self) -> int:
+        """The largest member image size: crop at this and smaller members get an area resize."""
+        return max(member.spec.image_size for member in self.members)
+
+    @property
+    def sequence_length(self) -> int | None:
+        """Frames per sequence the sequence members were trained on; None without them."""
+        lengths = [member.spec.sequence_length for member in self.sequence_members]
+        return lengths[0] if lengths else None
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Members as `/models` lists them."""
+        return [
+            {
+                "name": member.spec.name,
+                "kind": member.spec.kind,
+                "backbone": member.spec.backbone,
+                "image_size": member.spec.image_size,
+                "sha256": member.spec.sha256,
+                "trained": member.spec.trained,
+                "postprocess": member.spec.postprocess.strategy,
+            }
+            for member in self.members
+        ]
+
+    def warm_up(self) -> None:
+        """One tiny forward per member, so the first job does not pay for lazy initialisation."""
+        crop = np.zeros((self.crop_size, self.crop_size, 3), np.uint8)
+        self.score([crop], [[crop] * (self.sequence_length or 1)])
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def score_faces(self, crops: Sequence[Crop]) -> dict[str, np.ndarray]:
+        """Frame members: name -> fake probability per crop, shape (N,)."""
+        return self.score(crops, ()).faces
+
+    def score_sequences(self, sequences: Sequence[Sequence[Crop]]) -> dict[str, np.ndarray]:
+        """Sequence members: name -> fake probability per sequence, shape (S,)."""
+        return self.score((), sequences).sequences
+
+    @torch.inference_mode()
+    def score(
+        self, face_crops: Sequence[Crop], sequence_crops: Sequence[Sequence[Crop]]
+    ) -> EnsembleScores:
+        """Score face crops with the frame members and sequences with the sequence members.
+
+        One call so that crops both kinds see go through a shared backbone once.
+        """
+        for crop in face_crops:
+            _check_crop(crop)
+        lengths = [len(sequence) for sequence in sequence_crops]
+        if any(length == 0 for length in lengths):
+            raise ValueError("every sequence needs at least one crop")
+        flat = [crop for sequence in sequence_crops for crop in sequence]
+        for crop in flat:
+            _check_crop(crop)
+        requests = [(member, list(face_crops)) for member in self.frame_members]
+        requests += [(member, flat) for member in self.sequence_members]
+        features = self._encode(requests)
+        faces: dict[str, np.ndarray] = {}
+        sequences: dict[str, np.ndarray] = {}
+        with self._autocast():
+            for (member, _), feats in zip(requests, features, strict=True):
+                module = member.module
+                if isinstance(module, FrameClassifier):
+                    faces[member.spec.name] = _probabilities(
+                        module.classify(feats) if feats is not None else None
+                    )
+                elif isinstance(module, SequenceClassifier):
+                    logits = _classify_sequences(module, feats, lengths)
+                    sequences[member.spec.name] = _probabilities(logits)
+        return EnsembleScores(faces=faces, sequences=sequences)
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.float16, enabled=self.half)
+
+    def _encode(self, requests: list[tuple[LoadedMember, list[Crop]]]) -> list[torch.Tensor | None]:
+        """Backbone features for each request's crops; None where a request has no crops.
+
+        With sharing, requests through the same encoder module at the same size form one
+        group, and each distinct crop of a group is encoded once.
+        """
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, (member, _) in enumerate(requests):
+            key = (id(member.module.encoder), member.spec.image_size)
+            groups.setdefault(key if self.share_backbones else (index, 0), []).append(index)
+        features: list[torch.Tensor | None] = [None] * len(requests)
+        for indices in groups.values():
+            member = requests[indices[0]][0]
+            crops = [crop for index in indices for crop in requests[index][1]]
+            if not crops:
+                continue
+            if self.share_backbones:
+                positions: dict[tuple[tuple[int, ...], bytes], int] = {}
+                inverse = [positions.setdefault(_crop_key(crop), len(positions)) for crop in crops]
+                unique = [crops[0]] * len(positions)
+                for crop, position in zip(crops, inverse, strict=True):
+                    unique[position] = crop
+            else:
+                unique, inverse = crops, list(range(len(crops)))
+            encoded = self._encoder_features(member, unique)
+            gathered = encoded[torch.tensor(inverse, device=encoded.device)]
+            start = 0
+            for index in indices:
+                count = len(requests[index][1])
+                features[index] = gathered[start : start + count] if count else None
+                start += count
+        return features
+
+    def _encoder_features(self, member: LoadedMember, crops: list[Crop]) -> torch.Tensor:
+        """Pooled encoder features of crops, in chunks of `batch_size`: (N, F)."""
+        chunks = []
+        with self._autocast():
+            for start in range(0, len(crops), self.batch_size):
+                batch = self._to_input(
+                    crops[start : start + self.batch_size], member.spec.image_size
+                )
+                chunks.append(member.module.encoder(batch))
+        return torch.cat(chunks)
+
+    def _to_input(self, crops: list[Crop], size: int) -> torch.Tensor:
+        """uint8 HWC crops -> normalised float NCHW on the device (uint8 crosses the bus)."""
+        fitted = [
+            crop
+            if crop.shape[:2] == (size, size)
+            else cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+            for crop in crops
+        ]
+        pixels = torch.from_numpy(np.stack(fitted)).to(self.device)
+        # NHWC permuted to NCHW is already channels_last in memory.
+        batch = (pixels.permute(0, 3, 1, 2).float() / 255.0 - self._mean) / self._std
+        if self.channels_last:
+            return batch.contiguous(memory_format=torch.channels_last)
+        return batch.contiguous()
+
+
+def _classify_sequences(
+    module: SequenceClassifier, features: torch.Tensor | None, lengths: list[int]
+) -> torch.Tensor | None:
+    """Sequence logits from the flat per-crop features, one LSTM pass per sequence length."""
+    if features is None:
+        return None
+    logits = torch.empty(len(lengths), device=features.device)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for length in sorted(set(lengths)):
+        chosen = [index for index, value in enumerate(lengths) if value == length]
+        rows = [int(offsets[index]) + step for index in chosen for step in range(length)]
+        batch = features[torch.tensor(rows, device=features.device)].view(len(chosen), length, -1)
+        logits[torch.tensor(chosen, device=features.device)] = module.classify_features(
+            batch
+        ).float()
+    return logits
+
+
+def _probabilities(logits: torch.Tensor | None) -> np.ndarray:
+    if logits is None:
+        return np.empty(0, dtype=np.float32)
+    return torch.sigmoid(logits.float()).cpu().numpy().astype(np.float32)

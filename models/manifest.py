@@ -1,0 +1,200 @@
+"""A model directory: `manifest.json` describing the ensemble, plus one safetensors file per member.
+
+Checksums are verified at load: the bytes hashed are the bytes loaded, and a mismatch is an
+error that names the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
+from torch import nn
+
+from models.networks import Classifier, create_classifier
+from service.errors import ModelError
+from workers.postprocess import PostprocessSpec
+
+MANIFEST_FILE = "manifest.json"
+"""The manifest's file name inside a model directory."""
+FORMAT_VERSION = 1
+"""The manifest format this code reads and writes."""
+SCAFFOLD_HINT = "write one with `dfdetect models scaffold --out DIR` or point --model-dir at one"
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MemberSpec(BaseModel):
+    """One ensemble member: its network, weights file and post-processing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Literal["frame", "sequence"]
+    backbone: str = Field(description="timm model name, e.g. tf_efficientnet_b6.")
+    image_size: int = Field(gt=0, description="Square crop side the member was trained on.")
+    checkpoint: str = Field(description="safetensors file name inside the model directory.")
+    sha256: str
+    trained: bool
+    postprocess: PostprocessSpec = PostprocessSpec()
+    sequence_length: int | None = Field(default=None, ge=1)
+    encoder: str | None = Field(
+        default=None, description="Frame member whose backbone this one froze."
+    )
+    training: dict[str, Any] | None = None
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if not value or Path(value).name != value or value in {".", ".."}:
+            raise ValueError(f"checkpoint must be a file name inside the model dir, got {value!r}")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex_digest(cls, value: str) -> str:
+        if not _SHA256.match(value):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _sequence_fields(self) -> MemberSpec:
+        if self.kind == "sequence" and self.sequence_length is None:
+            raise ValueError(f"sequence member {self.name!r} needs sequence_length")
+        if self.kind == "frame" and (self.sequence_length is not None or self.encoder):
+            raise ValueError(f"frame member {self.name!r} takes no sequence_length or encoder")
+        return self
+
+
+class Manifest(BaseModel):
+    """The ensemble a model directory holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format_version: int = FORMAT_VERSION
+    members: list[MemberSpec] = Field(min_length=1)
+
+    @field_validator("format_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != FORMAT_VERSION:
+            raise ValueError(f"format_version {value} is not supported (this code reads 1)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_members(self) -> Manifest:
+        names = [member.name for member in self.members]
+        if len(set(names)) != len(names):
+            raise ValueError(f"member names must be unique: {names}")
+        frames = {member.name for member in self.members if member.kind == "frame"}
+        for member in self.members:
+            if member.encoder is not None and member.encoder not in frames:
+                raise ValueError(
+                    f"member {member.name!r} names encoder {member.encoder!r}, "
+                    f"which is not a frame member ({sorted(frames)})"
+                )
+        return self
+
+    @property
+    def trained(self) -> bool:
+        """True when every member has trained weights."""
+        return all(member.trained for member in self.members)
+
+
+def load_manifest(model_dir: Path) -> Manifest:
+    """Read and validate `model_dir/manifest.json`; any problem is a ModelError saying which."""
+    path = Path(model_dir) / MANIFEST_FILE
+    if not Path(model_dir).is_dir():
+        raise ModelError(f"model directory {model_dir} does not exist; {SCAFFOLD_HINT}")
+    if not path.is_file():
+        raise ModelError(f"{path} not found: {model_dir} is not a model directory; {SCAFFOLD_HINT}")
+    try:
+        return Manifest.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'manifest'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise ModelError(f"{path} is not a valid manifest: {problems}") from error
+    except OSError as error:
+        raise ModelError(f"cannot read {path}: {error}") from error
+
+
+def save_manifest(model_dir: Path, manifest: Manifest) -> None:
+    """Write `model_dir/manifest.json` atomically (a reader never sees half a file)."""
+    path = Path(model_dir) / MANIFEST_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n"
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_checkpoint(module: nn.Module, path: Path) -> str:
+    """Save a module's state dict as safetensors; returns the file's SHA-256."""
+    state = {
+        name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata={"format": "pt"})
+    # safetensors writes 0600; a model volume is read by a worker running as another user.
+    path.chmod(0o644)
+    return file_sha256(path)
+
+
+def read_verified(model_dir: Path, spec: MemberSpec) -> bytes:
+    """The member's checkpoint bytes, after checking they hash to the manifest's SHA-256."""
+    path = Path(model_dir) / spec.checkpoint
+    if not path.is_file():
+        raise ModelError(
+            f"checkpoint {path} of member {spec.name!r} is missing; copy it into the model "
+            "directory or fix `checkpoint` in the manifest"
+        )
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != spec.sha256:
+        raise ModelError(
+            f"checkpoint {path} of member {spec.name!r} fails its checksum: manifest expects "
+            f"sha256 {spec.sha256}, file has {actual}; the file is corrupt or was replaced "
+            "without updating the manifest"
+        )
+    return data
+
+
+def load_member(model_dir: Path, spec: MemberSpec, device: torch.device) -> Classifier:
+    """Build a member's network, load its verified weights, move it to `device`, in eval mode."""
+    data = read_verified(model_dir, spec)
+    path = Path(model_dir) / spec.checkpoint
+    try:
+        module = create_classifier(spec)
+    except (KeyError, RuntimeError) as error:
+        raise ModelError(
+            f"member {spec.name!r}: cannot build {spec.backbone!r}: {error}"
+        ) from error
+    try:
+        module.load_state_dict(load_safetensors(data), strict=True)
+    except (SafetensorError, RuntimeError) as error:
+        raise ModelError(
+            f"checkpoint {path} does not fit member {spec.name!r} ({spec.kind}, "
+            f"{spec.backbone}): {error}"
+        ) from error
+    return module.to(device).eval()

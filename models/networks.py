@@ -1,0 +1,146 @@
+"""The 15th-place networks: a frame classifier and a frozen-encoder LSTM sequence classifier.
+
+Both hold their timm backbone as `encoder`, so a sequence member's encoder can be loaded from,
+compared with and shared with a frame member's backbone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+import timm
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from models.manifest import MemberSpec
+
+HEAD_DROPOUT = 0.5
+"""Dropout before the linear head and before the LSTM (15th-place code)."""
+LSTM_HIDDEN = 512
+"""LSTM hidden size (15th place: 512)."""
+LSTM_LAYERS = 2
+"""Stacked LSTM layers, unidirectional (15th place: 2)."""
+
+
+def create_backbone(name: str, *, pretrained: bool = False) -> nn.Module:
+    """A timm backbone without classifier, global average pooled: images -> (N, F) features."""
+    return timm.create_model(name, pretrained=pretrained, num_classes=0, global_pool="avg")
+
+
+def feature_width(backbone: nn.Module) -> int:
+    """F, the width of a timm backbone's pooled features."""
+    return int(cast(int, backbone.num_features))
+
+
+class FrameClassifier(nn.Module):
+    """Backbone -> global pool -> dropout 0.5 -> linear(1): one fake logit per face crop."""
+
+    def __init__(self, backbone: str, *, pretrained: bool = False) -> None:
+        super().__init__()
+        self.encoder = create_backbone(backbone, pretrained=pretrained)
+        self.dropout = nn.Dropout(HEAD_DROPOUT)
+        self.fc = nn.Linear(feature_width(self.encoder), 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled backbone features, (N, 3, H, W) -> (N, F)."""
+        out: torch.Tensor = self.encoder(x)
+        return out
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from pooled features, (N, F) -> (N,)."""
+        out: torch.Tensor = self.fc(self.dropout(features))
+        return out.squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Fake logits, (N, 3, H, W) -> (N,)."""
+        return self.classify(self.features(x))
+
+
+class SequenceClassifier(nn.Module):
+    """Frozen backbone -> dropout 0.5 -> LSTM(F, 512, 2 layers) -> linear(1) on the last step.
+
+    15th place: the encoder is the CutMix frame model's backbone, frozen while the LSTM trains,
+    so it has no gradients and stays in eval mode (BatchNorm statistics fixed) even in train().
+    """
+
+    def __init__(self, backbone: str, *, pretrained: bool = False) -> None:
+        super().__init__()
+        self.encoder = create_backbone(backbone, pretrained=pretrained)
+        self.encoder.requires_grad_(False)
+        self.encoder.eval()
+        self.dropout = nn.Dropout(HEAD_DROPOUT)
+        self.lstm = nn.LSTM(
+            feature_width(self.encoder),
+            LSTM_HIDDEN,
+            num_layers=LSTM_LAYERS,
+            dropout=HEAD_DROPOUT,
+            batch_first=True,
+        )
+        self.fc = nn.Linear(LSTM_HIDDEN, 1)
+
+    def train(self, mode: bool = True) -> SequenceClassifier:
+        """Set the head's mode; the frozen encoder always stays in eval mode."""
+        super().train(mode)
+        self.encoder.eval()
+        return self
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame encoder features, (B, L, 3, H, W) -> (B, L, F)."""
+        batch, length = x.shape[:2]
+        out: torch.Tensor = self.encoder(x.flatten(0, 1))
+        return out.view(batch, length, -1)
+
+    def classify_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from per-frame features computed anywhere, (B, L, F) -> (B,)."""
+        steps, _ = self.lstm(self.dropout(features))
+        out: torch.Tensor = self.fc(steps[:, -1])
+        return out.squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Fake logits per sequence, (B, L, 3, H, W) -> (B,)."""
+        return self.classify_features(self.features(x))
+
+
+Classifier = FrameClassifier | SequenceClassifier
+ClassifierFactory = Callable[[str, bool], Classifier]
+
+_REGISTRY: dict[str, ClassifierFactory] = {}
+
+
+def register_classifier(kind: str) -> Callable[[ClassifierFactory], ClassifierFactory]:
+    """Register a factory `(backbone, pretrained) -> module` for a manifest member kind."""
+
+    def decorate(factory: ClassifierFactory) -> ClassifierFactory:
+        _REGISTRY[kind] = factory
+        return factory
+
+    return decorate
+
+
+@register_classifier("frame")
+def _frame(backbone: str, pretrained: bool) -> Classifier:
+    return FrameClassifier(backbone, pretrained=pretrained)
+
+
+@register_classifier("sequence")
+def _sequence(backbone: str, pretrained: bool) -> Classifier:
+    return SequenceClassifier(backbone, pretrained=pretrained)
+
+
+def classifier_kinds() -> list[str]:
+    """The member kinds the registry can build."""
+    return sorted(_REGISTRY)
+
+
+def build_classifier(kind: str, backbone: str, *, pretrained: bool = False) -> Classifier:
+    """Build a classifier of a registered kind around a timm backbone (weights random)."""
+    if kind not in _REGISTRY:
+        raise KeyError(f"unknown classifier kind {kind!r}; known: {classifier_kinds()}")
+    return _REGISTRY[kind](backbone, pretrained)
+
+
+def create_classifier(spec: MemberSpec, pretrained: bool = False) -> Classifier:
+    """Build the network a manifest member describes (like timm's create_model)."""
+    return build_classifier(spec.kind, spec.backbone, pretrained=pretrained)

@@ -1,0 +1,86 @@
+"""Scaffold the 15th-place three-member ensemble with random weights, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from models.manifest import Manifest, MemberSpec, save_checkpoint, save_manifest
+from models.networks import build_classifier
+from workers.config import DEFAULT_SEQUENCE_LENGTH
+from workers.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
+
+DEFAULT_BACKBONE = "tf_efficientnet_b6"
+"""15th place: EfficientNet-B6 for all three members."""
+DEFAULT_IMAGE_SIZE = 224
+"""15th place: 224x224 face crops."""
+
+
+def member_prefix(backbone: str) -> str:
+    """Short name members are named after: `tf_efficientnet_b6` -> `b6`, `resnet18` -> `resnet18`.
+
+    EfficientNets (v1) are named by their scale (`b0` to `b8`, `l2`), anything else by its timm
+    name without the pretrained tag, so the 15th-place default gives `b6_frame`, `b6_frame_cutmix`
+    and `b6_lstm`.
+    """
+    architecture = backbone.split(".", 1)[0]
+    match = re.search(r"(?<![a-z0-9])efficientnet_(b\d|l2)$", architecture)
+    return match.group(1) if match else re.sub(r"[^A-Za-z0-9]+", "_", architecture)
+
+
+def scaffold_ensemble(
+    out: Path,
+    backbone: str = DEFAULT_BACKBONE,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    sequence_length: int = DEFAULT_SEQUENCE_LENGTH,
+    seed: int = 0,
+) -> Manifest:
+    """Write the 15th-place ensemble with random weights and `trained: false` to `out`.
+
+    Members: `<p>_frame` and `<p>_frame_cutmix` (frame classifiers) and `<p>_lstm` (sequence
+    classifier), `<p>` from `member_prefix`. As in the 15th place, the LSTM's frozen encoder
+    is the CutMix model's backbone: its weights are copied, so they are identical. The same
+    seed gives byte-identical checkpoints.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = member_prefix(backbone)
+    # fork_rng: the caller's global torch RNG is left as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        frame = build_classifier("frame", backbone)
+        cutmix = build_classifier("frame", backbone)
+        lstm = build_classifier("sequence", backbone)
+    lstm.encoder.load_state_dict(cutmix.encoder.state_dict())
+
+    frame_post = PostprocessSpec(cascade=DEFAULT_CASCADE)
+    # A sequence member scores L frames at once, so it has L times fewer scores per video.
+    sequence_post = PostprocessSpec(cascade=scale_cascade(DEFAULT_CASCADE, sequence_length))
+    members = []
+    for name, module, kind in (
+        (f"{prefix}_frame", frame, "frame"),
+        (f"{prefix}_frame_cutmix", cutmix, "frame"),
+        (f"{prefix}_lstm", lstm, "sequence"),
+    ):
+        checkpoint = f"{name}.safetensors"
+        sha256 = save_checkpoint(module, out / checkpoint)
+        is_sequence = kind == "sequence"
+        members.append(
+            MemberSpec(
+                name=name,
+                kind="sequence" if is_sequence else "frame",
+                backbone=backbone,
+                image_size=image_size,
+                checkpoint=checkpoint,
+                sha256=sha256,
+                trained=False,
+                postprocess=sequence_post if is_sequence else frame_post,
+                sequence_length=sequence_length if is_sequence else None,
+                encoder=f"{prefix}_frame_cutmix" if is_sequence else None,
+            )
+        )
+    manifest = Manifest(members=members)
+    save_manifest(out, manifest)
+    return manifest
