@@ -1,0 +1,287 @@
+"""Ensemble scoring: batched equals one-by-one, shared backbones equal unshared, fp16 near fp32.
+
+Untrained EfficientNets answer nearly the same for every input (their BatchNorm statistics are
+the initial 0 and 1, so activations fade layer by layer: spread about 1e-6). Equality within
+1e-5 would then prove nothing, so these tests score with `lively_model_dir`: the scaffolded
+ensemble with BatchNorm statistics re-estimated on real face-photo crops and heads scaled so
+that logits spread (probabilities 0.1-0.9), exactly as a trained model's would.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+from torch import nn
+
+from models.ensemble import Ensemble, resolve_device
+from models.manifest import load_manifest, load_member, save_checkpoint, save_manifest
+from models.networks import FrameClassifier, SequenceClassifier
+from service.errors import ModelError
+from tests.conftest import TEST_IMAGE_SIZE
+
+CPU = torch.device("cpu")
+SIZE = TEST_IMAGE_SIZE
+LENGTH = 5
+
+
+def photo_crops(count: int, size: int = SIZE, seed: int = 0) -> list[np.ndarray]:
+    """Square crops of a real photo (scikit-image's astronaut), area-resized to `size`."""
+    image = skdata.astronaut()
+    rng = np.random.default_rng(seed)
+    crops = []
+    for _ in range(count):
+        side = int(rng.integers(64, 320))
+        y, x = (int(v) for v in rng.integers(0, 512 - side, size=2))
+        crop = image[y : y + side, x : x + side]
+        crops.append(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))
+    return crops
+
+
+def normalise(crops: list[np.ndarray]) -> torch.Tensor:
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    array = ((np.stack(crops) / 255.0 - mean) / std).transpose(0, 3, 1, 2)
+    return torch.tensor(array, dtype=torch.float32)
+
+
+def recalibrate_batchnorm(encoder: nn.Module, images: torch.Tensor) -> None:
+    for module in encoder.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over the batch
+    encoder.train()
+    with torch.no_grad():
+        encoder(images)
+    encoder.eval()
+
+
+def standardise_head(fc: nn.Linear, logits: torch.Tensor) -> None:
+    with torch.no_grad():
+        scale = logits.std()
+        fc.bias.sub_(logits.mean()).div_(scale)
+        fc.weight.div_(scale)
+
+
+@pytest.fixture(scope="module")
+def lively_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny scaffold, recalibrated on photo crops so scores depend on the input."""
+    out = tmp_path_factory.mktemp("lively")
+    manifest = load_manifest(tiny_model_dir)
+    images = normalise(photo_crops(32, seed=1))
+    modules = {spec.name: load_member(tiny_model_dir, spec, CPU) for spec in manifest.members}
+    frame, cutmix, lstm = modules.values()
+    assert isinstance(frame, FrameClassifier) and isinstance(cutmix, FrameClassifier)
+    assert isinstance(lstm, SequenceClassifier)
+    with torch.no_grad():
+        for net in (frame, cutmix):
+            recalibrate_batchnorm(net.encoder, images)
+            standardise_head(net.fc, net(images))
+        lstm.encoder.load_state_dict(cutmix.encoder.state_dict())
+        windows = lstm.encoder(images).unfold(0, LENGTH, 1).permute(0, 2, 1)
+        standardise_head(lstm.fc, lstm.classify_features(windows))
+    members = []
+    for spec in manifest.members:
+        sha256 = save_checkpoint(modules[spec.name], out / spec.checkpoint)
+        members.append(spec.model_copy(update={"sha256": sha256}))
+    save_manifest(out, manifest.model_copy(update={"members": members}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ensemble(lively_model_dir: Path) -> Ensemble:
+    return Ensemble.load(lively_model_dir, CPU, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def unshared(lively_model_dir: Path) -> Ensemble:
+    return Ensemble.load(lively_model_dir, CPU, batch_size=4, share_backbones=False)
+
+
+@pytest.fixture(scope="module")
+def crops() -> list[np.ndarray]:
+    return photo_crops(12)
+
+
+@pytest.fixture(scope="module")
+def sequences(crops: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Three sequences whose middle crops are also face crops, as in the pipeline."""
+    return [crops[start : start + LENGTH] for start in (0, 3, 6)]
+
+
+def test_load_gives_members_untrained_and_described(ensemble: Ensemble) -> None:
+    assert [m.spec.name for m in ensemble.members] == ["b0_frame", "b0_frame_cutmix", "b0_lstm"]
+    assert not ensemble.trained
+    assert (ensemble.crop_size, ensemble.sequence_length) == (SIZE, LENGTH)
+    described = ensemble.describe()
+    assert described[2]["kind"] == "sequence" and described[2]["trained"] is False
+    assert described[0]["sha256"] == ensemble.members[0].spec.sha256
+    assert all(not member.module.training for member in ensemble.members)
+
+
+def test_load_refuses_a_tampered_model_dir(lively_model_dir: Path, tmp_path: Path) -> None:
+    shutil.copytree(lively_model_dir, tmp_path / "copy")
+    checkpoint = tmp_path / "copy" / "b0_lstm.safetensors"
+    data = bytearray(checkpoint.read_bytes())
+    data[-1] ^= 0x01
+    checkpoint.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"b0_lstm\.safetensors.*fails its checksum"):
+        Ensemble.load(tmp_path / "copy", CPU)
+
+
+def test_scores_are_probabilities_per_crop_and_per_sequence(
+    ensemble: Ensemble, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
+) -> None:
+    faces = ensemble.score_faces(crops)
+    assert set(faces) == {"b0_frame", "b0_frame_cutmix"}
+    assert all(s.shape == (12,) and s.dtype == np.float32 for s in faces.values())
+    assert all(s.std() > 0.05 and s.min() > 0 and s.max() < 1 for s in faces.values())
+    by_sequence = ensemble.score_sequences(sequences)
+    assert set(by_sequence) == {"b0_lstm"} and by_sequence["b0_lstm"].shape == (3,)
+
+
+def test_empty_inputs_give_empty_arrays(ensemble: Ensemble) -> None:
+    scores = ensemble.score([], [])
+    assert {name: s.shape for name, s in scores.faces.items()} == {
+        "b0_frame": (0,),
+        "b0_frame_cutmix": (0,),
+    }
+    assert ensemble.score_sequences([])["b0_lstm"].shape == (0,)
+    assert ensemble.score_faces([])["b0_frame"].shape == (0,)
+
+
+def test_batch_scoring_equals_one_by_one(ensemble: Ensemble, crops: list[np.ndarray]) -> None:
+    batched = ensemble.score_faces(crops)  # three chunks of batch_size 4
+    single = [ensemble.score_faces([crop]) for crop in crops]
+    for name, scores in batched.items():
+        np.testing.assert_allclose(scores, [s[name][0] for s in single], atol=1e-5)
+
+
+def test_batch_sequence_scoring_equals_one_by_one(
+    ensemble: Ensemble, sequences: list[list[np.ndarray]]
+) -> None:
+    batched = ensemble.score_sequences(sequences)["b0_lstm"]
+    single = [ensemble.score_sequences([sequence])["b0_lstm"][0] for sequence in sequences]
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    assert batched.std() > 0.01
+
+
+def test_sequences_of_different_lengths_score_as_if_alone(
+    ensemble: Ensemble, crops: list[np.ndarray]
+) -> None:
+    mixed = [crops[0:5], crops[5:8], crops[8:13]]
+    together = ensemble.score_sequences(mixed)["b0_lstm"]
+    alone = [ensemble.score_sequences([sequence])["b0_lstm"][0] for sequence in mixed]
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_shared_backbone_scores_equal_unshared(
+    ensemble: Ensemble,
+    unshared: Ensemble,
+    crops: list[np.ndarray],
+    sequences: list[list[np.ndarray]],
+) -> None:
+    shared_scores = ensemble.score(crops, sequences)
+    unshared_scores = unshared.score(crops, sequences)
+    for name, scores in shared_scores.faces.items():
+        np.testing.assert_allclose(scores, unshared_scores.faces[name], atol=1e-5)
+    np.testing.assert_allclose(
+        shared_scores.sequences["b0_lstm"], unshared_scores.sequences["b0_lstm"], atol=1e-5
+    )
+
+
+def count_encoded(ensemble: Ensemble) -> dict[str, int]:
+    """Images that went through each member's encoder during the next calls (forward hooks)."""
+    counts = {member.spec.name: 0 for member in ensemble.members}
+    for member in ensemble.members:
+
+        def hook(_: nn.Module, args: tuple[torch.Tensor], name: str = member.spec.name) -> None:
+            counts[name] += args[0].shape[0]
+
+        member.module.encoder.register_forward_pre_hook(hook)
+    return counts
+
+
+def test_shared_backbone_encodes_each_distinct_crop_once(
+    lively_model_dir: Path, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
+) -> None:
+    shared = Ensemble.load(lively_model_dir, CPU)
+    assert shared.members[2].module.encoder is shared.members[1].module.encoder
+    counts = count_encoded(shared)
+    shared.score(crops, sequences)
+    # The LSTM's 15 sequence crops are all among the 12 face crops the CutMix member encodes;
+    # the shared encoder's hooks fire for both members, once per forward.
+    assert counts == {"b0_frame": 12, "b0_frame_cutmix": 12, "b0_lstm": 12}
+
+
+def test_unshared_backbones_encode_every_crop(
+    lively_model_dir: Path, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
+) -> None:
+    separate = Ensemble.load(lively_model_dir, CPU, share_backbones=False)
+    assert separate.members[2].module.encoder is not separate.members[1].module.encoder
+    counts = count_encoded(separate)
+    separate.score(crops, sequences)
+    assert counts == {"b0_frame": 12, "b0_frame_cutmix": 12, "b0_lstm": 15}
+
+
+def test_crops_of_another_size_are_area_resized(
+    ensemble: Ensemble, crops: list[np.ndarray]
+) -> None:
+    large = photo_crops(4, size=96)
+    resized = [cv2.resize(c, (SIZE, SIZE), interpolation=cv2.INTER_AREA) for c in large]
+    for name, scores in ensemble.score_faces(large).items():
+        np.testing.assert_allclose(scores, ensemble.score_faces(resized)[name], atol=1e-6)
+
+
+def test_layout_does_not_change_scores(
+    ensemble: Ensemble, lively_model_dir: Path, crops: list[np.ndarray]
+) -> None:
+    nchw = Ensemble.load(lively_model_dir, CPU, channels_last=False)
+    for name, scores in ensemble.score_faces(crops).items():
+        np.testing.assert_allclose(scores, nchw.score_faces(crops)[name], atol=1e-5)
+
+
+def test_warm_up_leaves_scores_unchanged(ensemble: Ensemble, crops: list[np.ndarray]) -> None:
+    before = ensemble.score_faces(crops[:3])
+    ensemble.warm_up()
+    after = ensemble.score_faces(crops[:3])
+    assert all(np.array_equal(before[name], after[name]) for name in before)
+
+
+def test_a_crop_that_is_not_uint8_rgb_is_refused(ensemble: Ensemble) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        ensemble.score_faces([np.zeros((SIZE, SIZE, 3), np.float32)])
+    with pytest.raises(ValueError, match="at least one crop"):
+        ensemble.score_sequences([[]])
+
+
+def test_resolve_device() -> None:
+    assert resolve_device("cpu") == CPU
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
+def test_asking_for_missing_cuda_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="CUDA is not available"):
+        resolve_device("cuda")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_half_precision_within_0_01_of_fp32_and_cpu(
+    lively_model_dir: Path, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
+) -> None:
+    cuda = torch.device("cuda")
+    fp32 = Ensemble.load(lively_model_dir, cuda).score(crops, sequences)
+    fp16 = Ensemble.load(lively_model_dir, cuda, half=True).score(crops, sequences)
+    cpu = Ensemble.load(lively_model_dir, CPU).score(crops, sequences)
+    for name in fp32.faces:
+        np.testing.assert_allclose(fp16.faces[name], fp32.faces[name], atol=0.01)
+        np.testing.assert_allclose(cpu.faces[name], fp32.faces[name], atol=1e-3)
+    np.testing.assert_allclose(fp16.sequences["b0_lstm"], fp32.sequences["b0_lstm"], atol=0.01)
+    np.testing.assert_allclose(cpu.sequences["b0_lstm"], fp32.sequences["b0_lstm"], atol=1e-3)
