@@ -1,4 +1,4 @@
-"""The FastAPI application, built by `create_app(settings)`; the lifespan owns Redis and the queue."""
+"""The FastAPI app, built by `create_app(settings)`; its lifespan owns Redis and the queue."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.auth import ApiKeyAuth, load_key_digests
+from service.auth import build_auth
 from service.deps import AppState
 from service.errors import DfdetectError
 from service.jobs import JobStore
@@ -47,6 +47,7 @@ def redis_client(url: str) -> Redis:
 def error_response(
     code: str, message: str, status: int, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    """The one error body: `{"error": {"code", "message"}}`."""
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
@@ -96,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the API for these settings; Redis is connected in the lifespan."""
     if not settings.redis_url:
         raise ValueError("DFDETECT_REDIS_URL is required to serve the API (`dfdetect run` sets it)")
+    # Read the keys now: a bad hashes file stops the start, not the first request.
+    auth = build_auth(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,7 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
                 max_bytes=settings.max_upload_bytes,
                 min_free_bytes=settings.min_free_disk_bytes,
             ),
-            auth=ApiKeyAuth(load_key_digests(settings)),
+            auth=auth,
             limiter=RateLimiter(redis, settings.rate_limit_per_minute),
             upload_slots=UploadSlots(settings.max_concurrent_uploads),
             metrics=Metrics(store.queue),

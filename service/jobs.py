@@ -17,6 +17,7 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.job import JobStatus as RQStatus
+from rq.job_lifecycle import record_job_failure
 
 from service.errors import JobNotCancellable, JobNotFound, QueueFull
 from service.schemas import ErrorDetail, JobStatus, WorkerModels
@@ -29,11 +30,17 @@ JOB_FUNCTION = "workers.jobs.detect_video"
 CANCEL_KEY = "dfdetect:cancel:{job_id}"
 """Set by DELETE /jobs/{id}; the running pipeline checks it between stages."""
 ALIVE_KEY = "dfdetect:alive:{worker}"
-"""Refreshed by a worker every heartbeat; its absence while a job is started means the worker died."""
+"""Refreshed by a worker every heartbeat; gone while its job is started: the worker died."""
 MODELS_KEY = "dfdetect:models:{worker}"
 """JSON of what a worker loaded (WorkerModels), with the same TTL as ALIVE_KEY."""
 ALIVE_TTL_FACTOR = 3
 """A worker is dead after missing this many heartbeats."""
+QUEUE_FULL_RETRY_AFTER_S = 30
+"""Retry-After for queue_full: about one job's run time on a GPU."""
+WORKER_LOST = {
+    "code": "worker_lost",
+    "message": "The worker running this job stopped (crash or kill); upload the video again.",
+}
 
 _QUEUED_STATES = {RQStatus.QUEUED, RQStatus.DEFERRED, RQStatus.SCHEDULED, RQStatus.CREATED}
 
@@ -50,14 +57,19 @@ class JobStore:
         self.settings = settings
         self.queue = Queue(settings.queue_name, connection=redis)
 
+    def check_capacity(self) -> None:
+        """429 queue_full when DFDETECT_MAX_QUEUE_LENGTH jobs are already waiting."""
+        waiting = self.queue.count
+        if waiting >= self.settings.max_queue_length:
+            raise QueueFull(
+                f"{waiting} jobs are waiting (DFDETECT_MAX_QUEUE_LENGTH "
+                f"{self.settings.max_queue_length}); retry later.",
+                headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)},
+            )
+
     def enqueue(self, upload: StoredUpload, owner: str) -> Job:
         """Queue a probed upload for detection; 429 queue_full past the queue limit."""
-        if self.queue.count >= self.settings.max_queue_length:
-            raise QueueFull(
-                f"{self.queue.count} jobs are waiting (limit {self.settings.max_queue_length}); "
-                "retry later.",
-                headers={"Retry-After": "30"},
-            )
+        self.check_capacity()
         meta = {
             "owner": owner,
             "filename": upload.filename,
@@ -87,11 +99,13 @@ class JobStore:
         return job
 
     def status(self, job_id: str, owner: str) -> JobStatus:
+        """The job's state; a started job whose worker died is failed (worker_lost) first."""
         job = self.fetch(job_id, owner)
         self._reap_if_lost(job)
         return self.describe(job)
 
     def describe(self, job: Job) -> JobStatus:
+        """The API's view of an RQ job."""
         state = job.get_status(refresh=True)
         meta = job.get_meta(refresh=False)
         base: dict[str, Any] = {
@@ -131,8 +145,10 @@ class JobStore:
 
     def reap_lost_jobs(self) -> int:
         """Fail every started job whose worker stopped heartbeating; returns how many."""
+        registry = self.queue.started_job_registry
+        job_ids = {job_id for job_id, _ in registry.get_job_and_execution_ids(cleanup=False)}
         reaped = 0
-        for job_id in self.queue.started_job_registry.get_job_ids():
+        for job_id in job_ids:
             with contextlib.suppress(NoSuchJobError):
                 reaped += self._reap_if_lost(Job.fetch(job_id, connection=self.redis))
         return reaped
@@ -142,14 +158,20 @@ class JobStore:
             return False
         if self.redis.exists(ALIVE_KEY.format(worker=job.worker_name)):
             return False
-        job.meta["error"] = {
-            "code": "worker_lost",
-            "message": "The worker running this job stopped (crash or kill); upload again.",
-        }
+        registry = self.queue.started_job_registry
+        # RQ 3 keys the started registry by `job_id:execution_id`; the dead worker left its entry.
+        entries = [
+            f"{job_id}:{execution_id}"
+            for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False)
+            if job_id == job.id
+        ]
+        job.meta["error"] = dict(WORKER_LOST)
         job.save_meta()
-        self.queue.started_job_registry.remove(job)
-        job.set_status(RQStatus.FAILED)
-        self.queue.failed_job_registry.add(job, ttl=self.settings.failure_ttl_s)
+        with self.redis.pipeline() as pipe:
+            record_job_failure(job, "worker_lost: the worker stopped heartbeating", pipe)
+            if entries:
+                pipe.zrem(registry.key, *entries)
+            pipe.execute()
         _remove_upload(job)
         return True
 

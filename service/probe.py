@@ -5,6 +5,7 @@ Judged by what the demuxer and decoder say, never by the file name or the client
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from service.errors import (
     InvalidVideo,
     NoVideoStream,
     ResolutionTooLarge,
+    ResolutionTooSmall,
+    TooFewFrames,
     TooManyFrames,
     UnsupportedMedia,
     VideoTooLong,
@@ -21,7 +24,7 @@ from service.errors import (
 from service.settings import Settings
 
 PROBE_MAX_PACKETS = 200
-"""Packets read looking for the first decodable frame before the file is called undecodable."""
+"""Packets read looking for the first decodable frames before the file is called undecodable."""
 
 
 def ffmpeg_reason(exc: Exception) -> str:
@@ -29,8 +32,19 @@ def ffmpeg_reason(exc: Exception) -> str:
     return str(getattr(exc, "strerror", None) or type(exc).__name__)
 
 
+def open_options(settings: Settings) -> dict[str, str]:
+    """FFmpeg options that hold the demuxer to the allow-list while it opens the file.
+
+    Checking the format after `av.open` would be too late: a playlist (HLS, ffconcat) makes its
+    demuxer open the files it names during the open itself.
+    """
+    return {"format_whitelist": ",".join(settings.allowed_containers), "protocol_whitelist": "file"}
+
+
 @dataclass(frozen=True)
 class ProbedVideo:
+    """What the probe learned about an accepted upload."""
+
     container: str
     codec: str
     width: int
@@ -49,13 +63,39 @@ def _duration_s(
     return None
 
 
-def probe_video(path: Path, settings: Settings) -> ProbedVideo:
-    """Open the file, check container, codec and limits, decode one frame; raise a coded error."""
+def _frame_count(stream: av.video.stream.VideoStream, duration: float | None) -> int | None:
+    """The header's frame count or, where the container keeps none (Matroska), duration x rate."""
+    if stream.frames:
+        return int(stream.frames)
+    if duration is not None and stream.average_rate:
+        return round(duration * float(stream.average_rate))
+    return None
+
+
+def _open(path: Path, settings: Settings) -> av.container.InputContainer:
     try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        return av.open(
+            str(path), mode="r", metadata_errors="ignore", options=open_options(settings)
+        )
+    except av.FFmpegError as exc:
+        if getattr(exc, "errno", None) == errno.EINVAL:
+            # FFmpeg's answer to a demuxer outside format_whitelist (a JPEG, a GIF, a playlist).
+            raise UnsupportedMedia(
+                "The upload is not in an accepted container; send MP4, MOV, MKV, WebM, AVI or "
+                "MPEG-TS video."
+            ) from exc
         raise InvalidVideo(f"The upload is not a decodable video: {ffmpeg_reason(exc)}.") from exc
-    with container:
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidVideo(f"The upload is not a decodable video: {ffmpeg_reason(exc)}.") from exc
+
+
+def probe_video(path: Path, settings: Settings) -> ProbedVideo:
+    """Open the file, check container, codec and limits, decode a few frames; raise a coded error.
+
+    Every limit read from the header (size, duration, frame count) is checked before a frame is
+    decoded, so a header that claims 8K or four hours costs nothing.
+    """
+    with _open(path, settings) as container:
         if not container.streams.video:
             raise NoVideoStream("The upload has no video stream (audio only or not a video).")
         stream = container.streams.video[0]
@@ -72,36 +112,55 @@ def probe_video(path: Path, settings: Settings) -> ProbedVideo:
                 f"{', '.join(settings.allowed_codecs)}."
             )
         width, height = stream.codec_context.width, stream.codec_context.height
-        if width * height > settings.max_pixels:
-            raise ResolutionTooLarge(
-                f"{width}x{height} is over the limit of {settings.max_pixels} pixels a frame "
-                "(DFDETECT_MAX_PIXELS); downscale the video."
-            )
+        _check_size(width, height, settings)
         duration = _duration_s(container, stream)
         if duration is not None and duration > settings.max_duration_s:
             raise VideoTooLong(
                 f"The video lasts {duration:.0f} s; the limit is {settings.max_duration_s:.0f} s "
                 "(DFDETECT_MAX_DURATION_S). Cut it into shorter clips."
             )
-        frames = stream.frames or None
+        frames = _frame_count(stream, duration)
         if frames is not None and frames > settings.max_frames:
             raise TooManyFrames(
                 f"The video has {frames} frames; the limit is {settings.max_frames} "
                 "(DFDETECT_MAX_FRAMES)."
             )
-        _decode_first_frame(container, stream)
+        _decode_first_frames(container, stream, settings.min_frames)
     return ProbedVideo(fmt, codec, width, height, duration, frames)
 
 
-def _decode_first_frame(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+def _check_size(width: int, height: int, settings: Settings) -> None:
+    if width * height > settings.max_pixels:
+        raise ResolutionTooLarge(
+            f"{width}x{height} is over the limit of {settings.max_pixels} pixels a frame "
+            "(DFDETECT_MAX_PIXELS); downscale the video."
+        )
+    if min(width, height) < settings.min_side_px:
+        raise ResolutionTooSmall(
+            f"{width}x{height} is too small to hold a face: each side needs at least "
+            f"{settings.min_side_px} px (DFDETECT_MIN_SIDE_PX)."
+        )
+
+
+def _decode_first_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, wanted: int
 ) -> None:
+    """Decode `wanted` frames: the frames are real, whatever the header says about them."""
+    decoded = 0
     try:
         for count, packet in enumerate(container.demux(stream)):
-            for _ in packet.decode():
+            decoded += len(packet.decode())
+            if decoded >= wanted:
                 return
             if count >= PROBE_MAX_PACKETS:
                 break
     except (av.FFmpegError, ValueError) as exc:
-        raise InvalidVideo(f"The video stream cannot be decoded: {ffmpeg_reason(exc)}.") from exc
-    raise InvalidVideo("No frame of the video stream could be decoded (truncated or corrupt).")
+        raise InvalidVideo(
+            f"The video stream cannot be decoded after {decoded} frame(s): {ffmpeg_reason(exc)}."
+        ) from exc
+    if decoded == 0:
+        raise InvalidVideo("No frame of the video stream could be decoded (truncated or corrupt).")
+    raise TooFewFrames(
+        f"Only {decoded} frame(s) could be decoded; a video needs at least {wanted} "
+        "(DFDETECT_MIN_FRAMES). Send a video, not a still image."
+    )

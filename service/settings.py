@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from workers.config import Device, PipelineConfig
+from workers.config import MTCNN_MIN_FACE, Device, PipelineConfig
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
-    """Service, worker and pipeline settings. Every field is documented in README and .env.example."""
+    """Service, worker and pipeline settings; each is documented in README and .env.example."""
 
     model_config = SettingsConfigDict(env_prefix="DFDETECT_", env_file=".env", extra="ignore")
 
@@ -34,16 +36,22 @@ class Settings(BaseSettings):
     # HTTP
     host: str = Field("127.0.0.1", description="Address the API binds to.")
     port: int = Field(8000, description="Port the API binds to.")
-    api_keys: list[str] = Field(default_factory=list, description="Accepted API keys (JSON list).")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Accepted API keys (JSON list or comma-separated)."
+    )
     api_key_hashes_file: Path | None = Field(
         None, description="File of SHA-256 hex digests of accepted keys, one per line."
     )
 
     # Limits
-    max_upload_bytes: int = Field(2 * 1024**3, description="Largest upload, bytes (413 past it).")
-    max_duration_s: float = Field(1800.0, description="Longest video, seconds.")
-    max_pixels: int = Field(3840 * 2160, description="Most pixels per frame (width x height).")
-    max_frames: int = Field(108_000, description="Most frames in the video stream.")
+    max_upload_bytes: int = Field(
+        2 * 1024**3, ge=1, description="Largest upload, bytes (413 past it)."
+    )
+    max_duration_s: float = Field(1800.0, gt=0, description="Longest video, seconds.")
+    max_pixels: int = Field(
+        3840 * 2160, ge=1, description="Most pixels per frame (width x height)."
+    )
+    max_frames: int = Field(108_000, ge=1, description="Most frames in the video stream.")
     allowed_containers: list[str] = Field(
         default_factory=lambda: ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts"],
         description="Demuxer names PyAV may report for an upload.",
@@ -52,15 +60,17 @@ class Settings(BaseSettings):
         default_factory=lambda: ["h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg"],
         description="Video codecs accepted.",
     )
-    max_queue_length: int = Field(100, description="Queued jobs before 429 queue_full.")
-    rate_limit_per_minute: int = Field(30, description="Uploads per key per minute (0: off).")
-    max_concurrent_uploads: int = Field(8, description="Uploads streaming at once before 429.")
+    max_queue_length: int = Field(100, ge=1, description="Queued jobs before 429 queue_full.")
+    rate_limit_per_minute: int = Field(30, ge=0, description="Uploads per key per minute (0: off).")
+    max_concurrent_uploads: int = Field(
+        8, ge=1, description="Uploads streaming at once before 429."
+    )
     min_free_disk_bytes: int = Field(
-        512 * 1024**2, description="Free space the upload store keeps; 507 below it."
+        512 * 1024**2, ge=0, description="Free space the upload store keeps; 507 below it."
     )
 
     # Jobs
-    job_timeout_s: int = Field(900, description="Longest a job may run before it fails.")
+    job_timeout_s: int = Field(900, ge=1, description="Longest a job may run before it fails.")
     result_ttl_s: int = Field(86_400, description="How long finished results are kept.")
     failure_ttl_s: int = Field(86_400, description="How long failed jobs are kept.")
     worker_heartbeat_s: int = Field(
@@ -73,6 +83,26 @@ class Settings(BaseSettings):
     sequence_length: int = Field(5, description="Frames per sequence (15th place: 5).")
     detect_scale: float = Field(1.0, description="Detect faces on a frame scaled by this.")
     half: bool = Field(True, description="fp16 on CUDA (scores within 0.01 of fp32).")
+
+    # Limits on hostile uploads (appended: .env.example lists them last)
+    min_frames: int = Field(
+        2, ge=1, description="Fewest decodable frames; a single picture is not a video."
+    )
+    min_side_px: int = Field(
+        MTCNN_MIN_FACE, ge=1, description="Smallest frame side, px (MTCNN's minimum face)."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        # A JSON list (compose, .env.example) or, for a shell, "key1,key2".
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            # A blank key would count as "keys configured" yet accept nobody, or worse.
+            return [str(k).strip() for k in value if str(k).strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_open_public_bind(self) -> Settings:

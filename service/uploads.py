@@ -23,8 +23,12 @@ from service.errors import BadUploadRequest, EmptyUpload, InsufficientStorage, U
 UPLOAD_FIELD = "file"
 """The multipart field that carries the video."""
 MULTIPART_OVERHEAD = 64 * 1024
-"""Slack for boundaries and headers when judging Content-Length against the size limit."""
+"""Slack for boundaries, part headers and small form fields on top of the file's size limit."""
 MAX_FILENAME_CHARS = 255
+MAX_PART_HEADER_BYTES = 16 * 1024
+"""Longest part header kept in memory; a longer one is an attack, not a file name."""
+FREE_SPACE_CHECK_BYTES = 64 * 1024**2
+"""Re-check the store's free space after this many bytes, so one upload cannot fill the disk."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class _FilePartSink:
         self.size = 0
         self.files_seen = 0
         self.filename: str | None = None
+        self.complete = False
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._headers: dict[str, str] = {}
@@ -62,8 +67,8 @@ class _FilePartSink:
     def callbacks(self) -> dict[str, object]:
         return {
             "on_part_begin": self._part_begin,
-            "on_header_field": lambda d, s, e: self._header_field.extend(d[s:e]),
-            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
+            "on_header_field": lambda d, s, e: self._header_bytes(self._header_field, d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_bytes(self._header_value, d[s:e]),
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
@@ -72,6 +77,11 @@ class _FilePartSink:
 
     def _part_begin(self) -> None:
         self._headers = {}
+
+    def _header_bytes(self, buffer: bytearray, data: bytes) -> None:
+        buffer.extend(data)
+        if len(buffer) > MAX_PART_HEADER_BYTES:
+            raise BadUploadRequest("A multipart part header is too long.")
 
     def _header_end(self) -> None:
         field = self._header_field.decode("latin-1").strip().lower()
@@ -99,14 +109,21 @@ class _FilePartSink:
         chunk = data[start:end]
         self.size += len(chunk)
         if self.size > self.max_bytes:
-            raise UploadTooLarge(
-                f"The upload exceeds the limit of {self.max_bytes} bytes (DFDETECT_MAX_UPLOAD_BYTES)."
-            )
+            raise too_large(self.max_bytes)
         self.digest.update(chunk)
         self.out.write(chunk)
 
     def _part_end(self) -> None:
+        if self._writing:
+            self.complete = True
         self._writing = False
+
+
+def too_large(max_bytes: int) -> UploadTooLarge:
+    """The 413 for an upload past DFDETECT_MAX_UPLOAD_BYTES."""
+    return UploadTooLarge(
+        f"The upload exceeds the limit of {max_bytes} bytes (DFDETECT_MAX_UPLOAD_BYTES)."
+    )
 
 
 class UploadStore:
@@ -136,17 +153,25 @@ class UploadStore:
             raise BadUploadRequest(
                 f"Send the video as multipart/form-data with the field `{UPLOAD_FIELD}`."
             )
-        if content_length is not None and content_length > self.max_bytes + MULTIPART_OVERHEAD:
-            raise UploadTooLarge(
-                f"The upload exceeds the limit of {self.max_bytes} bytes (DFDETECT_MAX_UPLOAD_BYTES)."
-            )
+        body_limit = self.max_bytes + MULTIPART_OVERHEAD
+        if content_length is not None and content_length > body_limit:
+            raise too_large(self.max_bytes)
         self.check_free_space()
         path = self.new_path()
         try:
             with path.open("wb") as out:
                 sink = _FilePartSink(out, self.max_bytes)
                 parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
+                received = checked = 0
                 async for chunk in body:
+                    received += len(chunk)
+                    # Counted apart from the file part: without Content-Length (chunked), other
+                    # fields could otherwise stream forever.
+                    if received > body_limit:
+                        raise too_large(self.max_bytes)
+                    if received - checked > FREE_SPACE_CHECK_BYTES:
+                        self.check_free_space()
+                        checked = received
                     parser.write(chunk)
                 parser.finalize()
         except MultipartParseError as exc:
@@ -163,6 +188,9 @@ class UploadStore:
         if sink.files_seen == 0 or sink.filename is None:
             path.unlink(missing_ok=True)
             raise BadUploadRequest(f"No file in the multipart field `{UPLOAD_FIELD}`.")
+        if not sink.complete:
+            path.unlink(missing_ok=True)
+            raise BadUploadRequest("The multipart body ended before the file part did.")
         if sink.size == 0:
             path.unlink(missing_ok=True)
             raise EmptyUpload("The uploaded file is empty (0 bytes).")

@@ -57,6 +57,14 @@ def detect_video(upload_path: str, sha256: str) -> dict[str, Any]:
     except Exception as exc:
         _record_error(job.meta, "processing_failed", f"{type(exc).__name__}: {exc}"[:500])
         raise
+    except BaseException:
+        # SystemExit from a second SIGTERM/SIGINT (RQ's cold shutdown): the job will not finish.
+        _record_error(
+            job.meta,
+            "worker_lost",
+            "The worker was stopped (cold shutdown) during this job; upload the video again.",
+        )
+        raise
     finally:
         job.save_meta()
         redis.delete(cancel_key)

@@ -21,8 +21,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         413: "Upload larger than DFDETECT_MAX_UPLOAD_BYTES (`upload_too_large`).",
         415: "Container or codec not accepted (`unsupported_media`).",
         422: "Not a decodable video or outside the limits (`invalid_video`, `no_video_stream`, "
-        "`video_too_long`, `resolution_too_large`, `too_many_frames`, `empty_upload`, "
-        "`bad_upload_request`).",
+        "`video_too_long`, `resolution_too_large`, `resolution_too_small`, `too_many_frames`, "
+        "`too_few_frames`, `empty_upload`, `bad_upload_request`).",
         429: "Rate limit, queue full or too many concurrent uploads (with Retry-After).",
         503: "Redis is unavailable (`queue_unavailable`).",
         507: "The upload store is full (`insufficient_storage`).",
@@ -64,7 +64,10 @@ _UPLOAD_BODY = {
     "limits, and queues it. Poll `status_url` for the result.",
 )
 async def detect(request: Request, owner: OwnerDep, state: StateDep) -> JSONResponse:
+    """Stream the upload to the store, probe it, queue it: 202 with the job's status URL."""
     await run_in_threadpool(state.limiter.check, owner)
+    # Refuse before streaming when the queue is already full; enqueue checks again after.
+    await run_in_threadpool(state.jobs.check_capacity)
     length = request.headers.get("content-length")
     async with state.upload_slots.slot():
         upload = await state.uploads.receive(

@@ -31,6 +31,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     "result) or `failed` (with an error code and message).",
 )
 async def get_job(owner: OwnerDep, state: StateDep, job_id: str = JobId) -> JobStatus:
+    """The job's state, result or error; 404 for ids of other keys."""
     return await run_in_threadpool(state.jobs.status, job_id, owner)
 
 
@@ -46,4 +47,5 @@ async def get_job(owner: OwnerDep, state: StateDep, job_id: str = JobId) -> JobS
     description="A queued job is canceled at once; a running one stops at its next stage.",
 )
 async def cancel_job(owner: OwnerDep, state: StateDep, job_id: str = JobId) -> JobStatus:
+    """Cancel a queued job, or ask a running one to stop."""
     return await run_in_threadpool(state.jobs.cancel, job_id, owner)

@@ -17,6 +17,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz", response_model=Health, summary="Liveness: the API process answers")
 async def healthz() -> Health:
+    """Liveness: answers while the process runs, whatever Redis and the workers do."""
     return Health(status="ok")
 
 
@@ -27,6 +28,7 @@ async def healthz() -> Health:
     summary="Readiness: Redis answers and a worker with loaded models is registered",
 )
 async def readyz(state: StateDep) -> JSONResponse:
+    """Readiness: 200 when Redis answers and a worker with loaded models is registered."""
     try:
         await run_in_threadpool(state.redis.ping)
         workers = await run_in_threadpool(state.jobs.workers_with_models)
@@ -49,6 +51,7 @@ async def readyz(state: StateDep) -> JSONResponse:
     description="HTTP requests and latencies by route; queue depth and jobs by state.",
 )
 async def metrics(state: StateDep) -> Response:
+    """Prometheus text format."""
     body = await run_in_threadpool(generate_latest, state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -56,11 +59,15 @@ async def metrics(state: StateDep) -> Response:
 @router.get(
     "/models",
     response_model=ModelsInfo,
-    responses={401: {"model": ErrorResponse, "description": "Missing or invalid API key."}},
+    responses={
+        401: {"model": ErrorResponse, "description": "Missing or invalid API key."},
+        503: {"model": ErrorResponse, "description": "Redis is unavailable (`queue_unavailable`)."},
+    },
     summary="The ensembles the workers have loaded",
     description="Members, checkpoint hashes and whether each is trained, per worker.",
 )
 async def models(owner: OwnerDep, state: StateDep) -> ModelsInfo:
+    """What the live workers have loaded, with a warning when any member is untrained."""
     workers = await run_in_threadpool(state.jobs.workers_with_models)
     warnings = [UNTRAINED_WARNING] if any(not w.trained for w in workers) else []
     return ModelsInfo(workers=workers, warnings=warnings)
