@@ -29,7 +29,7 @@ from workers.result import (
     MemberResult,
     SequenceResult,
 )
-from workers.sampling import SampledVideo, sample_frames
+from workers.sampling import SampledVideo, sample_frames, sequence_starts
 
 Progress = Callable[[str], None]
 StopCheck = Callable[[], bool]
@@ -107,10 +107,9 @@ class DetectionPipeline:
             ]
             sequences = _sequence_crops(video, faces)
         with clock.stage("score"):
-            face_scores = self.ensemble.score_faces(face_crops)
-            seq_scores = self.ensemble.score_sequences([s.crops for s in sequences])
+            scores = self.ensemble.score(face_crops, [s.crops for s in sequences])
         with clock.stage("postprocess"):
-            result = self._assemble(video, faces, face_scores, sequences, seq_scores)
+            result = self._assemble(video, faces, scores.faces, sequences, scores.sequences)
         clock.timings_ms["total"] = round((time.perf_counter() - total) * 1000, 1)
         result.timings_ms.update(clock.timings_ms)
         return result
@@ -182,9 +181,22 @@ class DetectionPipeline:
             frames=frames,
             sequences=seq_results,
             models=models,
-            warnings=warnings + video.warnings,
+            warnings=warnings + _decode_warnings(video, self.config),
             timings_ms={},
         )
+
+
+def _decode_warnings(video: SampledVideo, cfg: PipelineConfig) -> list[str]:
+    """Say so when damage cost sampled frames: the score rests on fewer frames than asked."""
+    count = video.info.frame_count
+    starts = sequence_starts(count, cfg.sequences, cfg.sequence_length)
+    wanted = {i for s in starts for i in range(s, min(s + cfg.sequence_length, count))}
+    if len(video.frames) >= len(wanted):
+        return []
+    return [
+        f"partial_decode: {len(wanted) - len(video.frames)} of {len(wanted)} sampled frames "
+        "could not be decoded (damaged or truncated file); the score uses the rest."
+    ]
 
 
 def _mean(values: object) -> float:
