@@ -502,3 +502,8 @@ def test_redis_keeps_jobs_and_the_backend_has_no_way_out() -> None:
     dashboard = compose["services"]["dashboard"]
     assert dashboard["profiles"] == ["dashboard"]
     assert all(p.startswith("127.0.0.1:") for p in dashboard["ports"])
+
+
+def test_every_service_rotates_its_logs() -> None:
+    for name, service in project(*OVERRIDES[1:])["services"].items():
+        assert service["logging"]["options"]["max-size"], name
