@@ -125,3 +125,12 @@ def test_a_street_scene_keeps_the_two_largest_confident_faces(
     assert len(everyone) > 2 and len(kept) == 2
     assert kept[0].area >= kept[1].area and all(face.prob > 0.99 for face in kept)
     assert all(0 <= f.box[0] < f.box[2] <= 1920 and 0 <= f.box[1] < f.box[3] <= 1080 for f in kept)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_detection_on_cuda_matches_the_cpu(detector: FaceDetector, astronaut: np.ndarray) -> None:
+    on_gpu = FaceDetector(PipelineConfig(), torch.device("cuda"))
+    [[gpu]], [[cpu]] = on_gpu.detect([astronaut]), detector.detect([astronaut])
+    assert gpu.box == pytest.approx(cpu.box, abs=0.1)
+    assert gpu.prob == pytest.approx(cpu.prob, abs=1e-3)
