@@ -12,24 +12,27 @@ that frame, so the CutMix member's features for it are reused by the LSTM. `scor
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from torch import nn
 
+from models.batching import (
+    Crop,
+    CropKey,
+    check_crop,
+    classify_sequences,
+    crop_key,
+    crops_to_batch,
+    probabilities,
+    tensors_digest,
+)
 from models.manifest import Manifest, MemberSpec, load_manifest, load_member
 from models.networks import Classifier, FrameClassifier, SequenceClassifier
 from service.errors import ModelError
-
-Crop = np.ndarray
-"""A face crop: uint8 RGB, (H, W, 3); resized (area) when not the member's image size."""
 
 DEFAULT_BATCH_SIZE = 64
 """Crops per forward pass (PipelineConfig.score_batch_size)."""
@@ -65,25 +68,6 @@ def resolve_device(device: Literal["auto", "cpu", "cuda"]) -> torch.device:
     return torch.device(device)
 
 
-def tensors_digest(module: nn.Module) -> str:
-    """SHA-256 over a module's state dict (names, dtypes, shapes, bytes), order-independent."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(flat.view(torch.uint8).numpy())
-    return digest.hexdigest()
-
-
-def _check_crop(crop: Crop) -> None:
-    if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
-        raise ValueError(f"a crop must be uint8 (H, W, 3) RGB, got {crop.dtype} {crop.shape}")
-
-
-def _crop_key(crop: Crop) -> tuple[tuple[int, ...], bytes]:
-    return crop.shape, hashlib.blake2b(np.ascontiguousarray(crop).data, digest_size=16).digest()
-
-
 class Ensemble:
     """The members of a model directory, loaded once, scoring crops in batches."""
 
@@ -115,9 +99,6 @@ class Ensemble:
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         for member in members:
             member.module.to(device).to(memory_format=memory_format).eval()
-        shape = (1, 3, 1, 1)
-        self._mean = torch.tensor(IMAGENET_DEFAULT_MEAN, device=device).view(shape)
-        self._std = torch.tensor(IMAGENET_DEFAULT_STD, device=device).view(shape)
 
     @classmethod
     def load(
@@ -209,13 +190,13 @@ class Ensemble:
         One call so that crops both kinds see go through a shared backbone once.
         """
         for crop in face_crops:
-            _check_crop(crop)
+            check_crop(crop)
         lengths = [len(sequence) for sequence in sequence_crops]
         if any(length == 0 for length in lengths):
             raise ValueError("every sequence needs at least one crop")
         flat = [crop for sequence in sequence_crops for crop in sequence]
         for crop in flat:
-            _check_crop(crop)
+            check_crop(crop)
         requests = [(member, list(face_crops)) for member in self.frame_members]
         requests += [(member, flat) for member in self.sequence_members]
         features = self._encode(requests)
@@ -225,12 +206,11 @@ class Ensemble:
             for (member, _), feats in zip(requests, features, strict=True):
                 module = member.module
                 if isinstance(module, FrameClassifier):
-                    faces[member.spec.name] = _probabilities(
-                        module.classify(feats) if feats is not None else None
-                    )
+                    logits = None if feats is None else module.classify(feats)
+                    faces[member.spec.name] = probabilities(logits)
                 elif isinstance(module, SequenceClassifier):
-                    logits = _classify_sequences(module, feats, lengths)
-                    sequences[member.spec.name] = _probabilities(logits)
+                    logits = None if feats is None else classify_sequences(module, feats, lengths)
+                    sequences[member.spec.name] = probabilities(logits)
         return EnsembleScores(faces=faces, sequences=sequences)
 
     def _autocast(self) -> torch.autocast:
@@ -253,8 +233,8 @@ class Ensemble:
             if not crops:
                 continue
             if self.share_backbones:
-                positions: dict[tuple[tuple[int, ...], bytes], int] = {}
-                inverse = [positions.setdefault(_crop_key(crop), len(positions)) for crop in crops]
+                positions: dict[CropKey, int] = {}
+                inverse = [positions.setdefault(crop_key(crop), len(positions)) for crop in crops]
                 unique = [crops[0]] * len(positions)
                 for crop, position in zip(crops, inverse, strict=True):
                     unique[position] = crop
@@ -274,47 +254,11 @@ class Ensemble:
         chunks = []
         with self._autocast():
             for start in range(0, len(crops), self.batch_size):
-                batch = self._to_input(
-                    crops[start : start + self.batch_size], member.spec.image_size
+                batch = crops_to_batch(
+                    crops[start : start + self.batch_size],
+                    member.spec.image_size,
+                    self.device,
+                    channels_last=self.channels_last,
                 )
                 chunks.append(member.module.encoder(batch))
         return torch.cat(chunks)
-
-    def _to_input(self, crops: list[Crop], size: int) -> torch.Tensor:
-        """uint8 HWC crops -> normalised float NCHW on the device (uint8 crosses the bus)."""
-        fitted = [
-            crop
-            if crop.shape[:2] == (size, size)
-            else cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-            for crop in crops
-        ]
-        pixels = torch.from_numpy(np.stack(fitted)).to(self.device)
-        # NHWC permuted to NCHW is already channels_last in memory.
-        batch = (pixels.permute(0, 3, 1, 2).float() / 255.0 - self._mean) / self._std
-        if self.channels_last:
-            return batch.contiguous(memory_format=torch.channels_last)
-        return batch.contiguous()
-
-
-def _classify_sequences(
-    module: SequenceClassifier, features: torch.Tensor | None, lengths: list[int]
-) -> torch.Tensor | None:
-    """Sequence logits from the flat per-crop features, one LSTM pass per sequence length."""
-    if features is None:
-        return None
-    logits = torch.empty(len(lengths), device=features.device)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    for length in sorted(set(lengths)):
-        chosen = [index for index, value in enumerate(lengths) if value == length]
-        rows = [int(offsets[index]) + step for index in chosen for step in range(length)]
-        batch = features[torch.tensor(rows, device=features.device)].view(len(chosen), length, -1)
-        logits[torch.tensor(chosen, device=features.device)] = module.classify_features(
-            batch
-        ).float()
-    return logits
-
-
-def _probabilities(logits: torch.Tensor | None) -> np.ndarray:
-    if logits is None:
-        return np.empty(0, dtype=np.float32)
-    return torch.sigmoid(logits.float()).cpu().numpy().astype(np.float32)
