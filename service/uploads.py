@@ -25,8 +25,6 @@ UPLOAD_FIELD = "file"
 MULTIPART_OVERHEAD = 64 * 1024
 """Slack for boundaries, part headers and small form fields on top of the file's size limit."""
 MAX_FILENAME_CHARS = 255
-MAX_PART_HEADER_BYTES = 16 * 1024
-"""Longest part header kept in memory; a longer one is an attack, not a file name."""
 FREE_SPACE_CHECK_BYTES = 64 * 1024**2
 """Re-check the store's free space after this many bytes, so one upload cannot fill the disk."""
 
@@ -67,8 +65,8 @@ class _FilePartSink:
     def callbacks(self) -> dict[str, object]:
         return {
             "on_part_begin": self._part_begin,
-            "on_header_field": lambda d, s, e: self._header_bytes(self._header_field, d[s:e]),
-            "on_header_value": lambda d, s, e: self._header_bytes(self._header_value, d[s:e]),
+            "on_header_field": lambda d, s, e: self._header_field.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
@@ -77,11 +75,6 @@ class _FilePartSink:
 
     def _part_begin(self) -> None:
         self._headers = {}
-
-    def _header_bytes(self, buffer: bytearray, data: bytes) -> None:
-        buffer.extend(data)
-        if len(buffer) > MAX_PART_HEADER_BYTES:
-            raise BadUploadRequest("A multipart part header is too long.")
 
     def _header_end(self) -> None:
         field = self._header_field.decode("latin-1").strip().lower()

@@ -1,0 +1,115 @@
+"""Helpers shared by the auth, limits, bad-input, fault and fuzz tests: plain code, no fixtures."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+BOUNDARY = "dfdetect-test-boundary"
+Part = tuple[str, str | None, bytes]
+"""A multipart part: field name, file name (None: a plain field), content."""
+
+
+def multipart(parts: Iterable[Part], boundary: str = BOUNDARY) -> bytes:
+    """A multipart/form-data body written by hand, so tests control every byte of it."""
+    out = bytearray()
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        if filename is not None:
+            out += b"Content-Type: application/octet-stream\r\n"
+        out += b"\r\n" + content + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out)
+
+
+MULTIPART_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def post_file(
+    client: TestClient, path: Path, name: str | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """POST /detect with `path` as the one file in the field `file`."""
+    with path.open("rb") as f:
+        files = {"file": (name or path.name, f, "video/mp4")}
+        return client.post("/detect", files=files, headers=headers or {})
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is the error `code` with HTTP `status`, in the one error shape."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"]
+    return body
+
+
+def stored_files(upload_dir: Path) -> list[Path]:
+    """Everything in the upload store, hidden files and directories included."""
+    return sorted(upload_dir.rglob("*")) if upload_dir.exists() else []
+
+
+def assert_still_serving(client: TestClient, upload_dir: Path, valid_clip: Path) -> None:
+    """After a refusal: nothing was left behind, /healthz answers and a real video is accepted."""
+    assert stored_files(upload_dir) == [], "a refused upload left a file behind"
+    assert client.get("/healthz").status_code == 200
+    accepted = post_file(client, valid_clip)
+    assert accepted.status_code == 202, accepted.text
+    assert [p.suffix for p in stored_files(upload_dir)] == [".upload"]
+
+
+@asynccontextmanager
+async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An async client on the app, with its lifespan; request bodies are streamed lazily.
+
+    Starlette's TestClient reads a whole request body before the app sees it: this one does not,
+    so a test can see the app stop reading, or hold an upload open while another arrives.
+    """
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout_s: float, interval_s: float = 0.1, what: str = ""
+) -> Any:
+    """Poll until `condition()` is truthy; its value, or AssertionError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
+        time.sleep(interval_s)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
+    """Terminate a process this test started, then kill it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout_s)
