@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -107,7 +108,14 @@ def _start_embedded_redis(data_dir: Path) -> tuple[Any, str]:
     return server, f"unix://{server.socket_file}"
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run(_: argparse.Namespace) -> int:
+    # Explicit handlers: a shell may start us with SIGINT ignored, and SIGTERM must stop all too.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = load_settings()
     env = dict(os.environ)
     embedded = None
@@ -145,6 +153,9 @@ def run(_: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
         if embedded is not None:
-            embedded.shutdown(save=True, now=True, force=True)
+            from redis.exceptions import RedisError
+
+            with contextlib.suppress(RedisError):  # the server closes the connection on us
+                embedded.shutdown(save=True)
     clean = {0, -signal.SIGTERM, -signal.SIGINT}
     return 0 if all(p.returncode in clean for p in procs) else 1

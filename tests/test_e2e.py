@@ -105,3 +105,33 @@ def test_real_clip_from_upload_to_result(stack: tuple[str, subprocess.Popen[byte
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 503, 10, "readyz 503")
+
+
+def test_dfdetect_run_starts_everything_and_stops_cleanly(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """`dfdetect run` with no Redis URL: embedded Redis, API and worker; SIGINT stops all three."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFDETECT_")}
+    env |= {
+        "DFDETECT_MODEL_DIR": str(tiny_model_dir),
+        "DFDETECT_DATA_DIR": str(tmp_path / "var"),
+        "DFDETECT_UPLOAD_DIR": str(tmp_path / "var" / "uploads"),
+        "DFDETECT_PORT": str(port),
+        "DFDETECT_DEVICE": "cpu",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "run"], env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _ok(f"http://127.0.0.1:{port}/readyz"), START_TIMEOUT_S, "readyz 200")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert not _ok(f"http://127.0.0.1:{port}/healthz")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    # No child left behind: nothing else in the session survives.
+    leftover = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""

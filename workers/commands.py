@@ -74,8 +74,12 @@ def worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.redis_url:
         raise SystemExit("dfdetect worker: set DFDETECT_REDIS_URL (or use `dfdetect run`)")
-    model_dir = ensure_model_dir(settings)
-    pipeline = DetectionPipeline.load(model_dir, settings.pipeline())
+    from service.errors import ModelError
+
+    try:
+        pipeline = DetectionPipeline.load(ensure_model_dir(settings), settings.pipeline())
+    except ModelError as exc:
+        raise SystemExit(f"dfdetect worker: cannot load models: {exc.message}") from exc
     pipeline.warm_up()
     redis = Redis.from_url(settings.redis_url)
     w = DetectionWorker(
