@@ -1,8 +1,9 @@
-"""Helpers of batched scoring: crops to device tensors, crop and weight identities, LSTM groups."""
+"""Helpers of batched scoring: crops to device tensors, distinct crops and weights, LSTM groups."""
 
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Sequence
 
 import cv2
@@ -15,7 +16,6 @@ from models.networks import SequenceClassifier
 
 Crop = np.ndarray
 """A face crop: uint8 RGB, (H, W, 3); area-resized when not the member's image size."""
-CropKey = tuple[tuple[int, ...], bytes]
 
 
 def tensors_digest(module: nn.Module) -> str:
@@ -34,9 +34,25 @@ def check_crop(crop: Crop) -> None:
         raise ValueError(f"a crop must be uint8 (H, W, 3) RGB, got {crop.dtype} {crop.shape}")
 
 
-def crop_key(crop: Crop) -> CropKey:
-    """Identity of a crop's pixels (shape and a 128-bit BLAKE2 hash), to encode it once."""
-    return crop.shape, hashlib.blake2b(np.ascontiguousarray(crop).data, digest_size=16).digest()
+def unique_crops(crops: Sequence[Crop]) -> tuple[list[Crop], list[int]]:
+    """Distinct crops (by pixels) and, for each input crop, its index among them.
+
+    CRC-32 buckets the crops (cheaper than a cryptographic hash: about 0.1 ms for 224x224x3)
+    and `np.array_equal` confirms, so a collision can never merge two different crops.
+    """
+    unique: list[Crop] = []
+    buckets: dict[tuple[tuple[int, ...], int], list[int]] = {}
+    inverse = []
+    for crop in crops:
+        contiguous = np.ascontiguousarray(crop)
+        bucket = buckets.setdefault((crop.shape, zlib.crc32(contiguous.data)), [])
+        match = next((i for i in bucket if np.array_equal(unique[i], contiguous)), None)
+        if match is None:
+            match = len(unique)
+            unique.append(contiguous)
+            bucket.append(match)
+        inverse.append(match)
+    return unique, inverse
 
 
 def crops_to_batch(

@@ -22,13 +22,12 @@ import torch
 
 from models.batching import (
     Crop,
-    CropKey,
     check_crop,
     classify_sequences,
-    crop_key,
     crops_to_batch,
     probabilities,
     tensors_digest,
+    unique_crops,
 )
 from models.manifest import Manifest, MemberSpec, load_manifest, load_member
 from models.networks import Classifier, FrameClassifier, SequenceClassifier
@@ -233,11 +232,7 @@ class Ensemble:
             if not crops:
                 continue
             if self.share_backbones:
-                positions: dict[CropKey, int] = {}
-                inverse = [positions.setdefault(crop_key(crop), len(positions)) for crop in crops]
-                unique = [crops[0]] * len(positions)
-                for crop, position in zip(crops, inverse, strict=True):
-                    unique[position] = crop
+                unique, inverse = unique_crops(crops)
             else:
                 unique, inverse = crops, list(range(len(crops)))
             encoded = self._encoder_features(member, unique)

