@@ -76,15 +76,28 @@ class ApiKeyAuth:
         """The owner id of the presented key; 401 when it is missing or unknown."""
         if self.open:
             return OPEN_OWNER
-        key = x_api_key
-        if key is None and authorization and authorization.lower().startswith("bearer "):
-            key = authorization[7:].strip()
-        if not key:
+        bearer = None
+        if authorization is not None:
+            scheme, _, token = authorization.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized(
+                    "Authorization must be `Bearer KEY` (or send `X-API-Key: KEY` alone).",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            bearer = token.strip()
+        presented = {k for k in (x_api_key, bearer) if k}
+        if not presented:
             raise Unauthorized(
                 "Missing API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`.",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        digest = key_digest(key).encode()
+        if len(presented) > 1:
+            # A wrong key beside a right one is refused, not ignored: no guessing which counts.
+            raise Unauthorized(
+                "Two different API keys were sent; send one.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        digest = key_digest(presented.pop()).encode()
         # Compare against every digest, without stopping early, so timing reveals nothing.
         matched = False
         for known in self.digests:

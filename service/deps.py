@@ -44,13 +44,15 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key
 
 
 def get_owner(
+    request: Request,
     state: StateDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    bearer_scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Depends(_api_key)],
 ) -> str:
     """The caller's owner id (401 without a valid key, unless the service runs open)."""
-    authorization = f"Bearer {bearer.credentials}" if bearer else None
-    return state.auth.owner(authorization, x_api_key)
+    # The raw header, not HTTPBearer's parse (which drops other schemes): a malformed
+    # Authorization beside a valid X-API-Key is refused rather than ignored.
+    return state.auth.owner(request.headers.get("authorization"), x_api_key)
 
 
 OwnerDep = Annotated[str, Depends(get_owner)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,9 @@ WORKER_LOST = {
     "code": "worker_lost",
     "message": "The worker running this job stopped (crash or kill); upload the video again.",
 }
+
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""Ids worth looking up: what RQ accepts (uuid4 here), bounded."""
 
 _QUEUED_STATES = {RQStatus.QUEUED, RQStatus.DEFERRED, RQStatus.SCHEDULED, RQStatus.CREATED}
 
@@ -90,6 +94,9 @@ class JobStore:
 
     def fetch(self, job_id: str, owner: str) -> Job:
         """The job, or 404 for unknown ids and ids that belong to another key."""
+        if not JOB_ID.fullmatch(job_id):
+            # RQ raises ValueError on such ids; no job of ours has one.
+            raise JobNotFound("No job with this id (job ids are uuids).")
         try:
             job = Job.fetch(job_id, connection=self.redis)
         except NoSuchJobError as exc:

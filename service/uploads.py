@@ -59,7 +59,7 @@ class _FilePartSink:
         self.complete = False
         self._header_field = bytearray()
         self._header_value = bytearray()
-        self._headers: dict[str, str] = {}
+        self._headers: dict[str, bytes] = {}
         self._writing = False
 
     def callbacks(self) -> dict[str, object]:
@@ -78,12 +78,14 @@ class _FilePartSink:
 
     def _header_end(self) -> None:
         field = self._header_field.decode("latin-1").strip().lower()
-        self._headers[field] = self._header_value.decode("utf-8", "replace")
+        # Bytes, not str: browsers send UTF-8 file names, which parse_options_header would
+        # re-encode as latin-1 (and fail on).
+        self._headers[field] = bytes(self._header_value)
         self._header_field.clear()
         self._header_value.clear()
 
     def _headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get("content-disposition", ""))
+        _, params = parse_options_header(self._headers.get("content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
         if name != UPLOAD_FIELD:

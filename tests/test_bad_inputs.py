@@ -209,3 +209,14 @@ def test_other_form_fields_beside_the_file_are_ignored(
     response = client.post("/detect", content=body, headers={"content-type": MULTIPART_TYPE})
     assert response.status_code == 202, response.text
     assert len(stored_files(settings.upload_dir)) == 1
+
+
+def test_utf8_names_in_part_headers_are_accepted(
+    client: TestClient, settings: Settings, valid_clip: Path
+) -> None:
+    # Found by the fuzzer: a non-latin-1 field name used to crash the multipart parser (500).
+    body = multipart([("Ā", None, b"null"), ("file", "vidéo-日本.mp4", valid_clip.read_bytes())])
+    response = client.post("/detect", content=body, headers={"content-type": MULTIPART_TYPE})
+    assert response.status_code == 202, response.text
+    assert client.get(response.json()["status_url"]).json()["filename"] == "vidéo-日本.mp4"
+    assert len(stored_files(settings.upload_dir)) == 1
