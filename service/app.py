@@ -17,7 +17,6 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from service.auth import build_auth
 from service.deps import AppState
@@ -76,7 +75,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(_allowed_methods(request))
+            headers["Allow"] = ", ".join(_allowed_methods(request.url.path))
         return error_response(code, str(exc.detail), exc.status_code, headers)
 
     @app.exception_handler(Exception)
@@ -85,15 +84,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response("internal_error", "Internal error; it has been logged.", 500)
 
 
-def _allowed_methods(request: Request) -> list[str]:
+ROUTERS = (detect.router, jobs.router, ops.router)
+"""Every router of the API, included without a prefix."""
+
+
+def _allowed_methods(path: str) -> list[str]:
     """Every method some route serves at this path (RFC 9110 `Allow`).
 
     FastAPI makes one route per method, and Starlette's 405 names only the first route's.
     """
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(path):
+                methods |= route.methods
     return sorted(methods)
 
 
@@ -152,8 +156,8 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     _install_error_handlers(app)
-    for module in (detect, jobs, ops):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.middleware("http")
     async def record_metrics(

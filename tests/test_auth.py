@@ -86,6 +86,27 @@ def test_without_a_valid_key_every_protected_endpoint_is_401(
     assert stored_files(keyed.upload_dir) == []  # refused before a byte was stored
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": f"Bearer {KEY_B}", "X-API-Key": KEY_A},
+        {"Authorization": f"Basic {KEY_A}", "X-API-Key": KEY_A},
+        {"Authorization": "garbage", "X-API-Key": KEY_A},
+    ],
+    ids=["two_different_keys", "basic_beside_x_api_key", "garbage_beside_x_api_key"],
+)
+def test_a_bad_credential_beside_a_good_one_is_401(
+    headers: dict[str, str], client: TestClient
+) -> None:
+    # Found by the fuzzer: the bad one used to be ignored. Which key counts is never guessed.
+    assert_error(client.get("/models", headers=headers), 401, "unauthorized")
+
+
+def test_the_same_key_in_both_headers_is_accepted(client: TestClient) -> None:
+    headers = {"Authorization": f"Bearer {KEY_A}", "X-API-Key": KEY_A}
+    assert client.get("/models", headers=headers).status_code == 200
+
+
 def test_probes_and_metrics_need_no_key(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 503  # no worker, but not 401

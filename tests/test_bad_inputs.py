@@ -220,3 +220,17 @@ def test_utf8_names_in_part_headers_are_accepted(
     assert response.status_code == 202, response.text
     assert client.get(response.json()["status_url"]).json()["filename"] == "vidéo-日本.mp4"
     assert len(stored_files(settings.upload_dir)) == 1
+
+
+@pytest.mark.parametrize("job_id", ["%3B", "a" * 1000, "x y", "%00", "é"])
+def test_malformed_job_ids_are_404_not_500(job_id: str, client: TestClient) -> None:
+    # Found by the fuzzer: RQ raises ValueError on such ids, which was a 500.
+    assert_error(client.get(f"/jobs/{job_id}"), 404, "job_not_found")
+    assert_error(client.delete(f"/jobs/{job_id}"), 404, "job_not_found")
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    # FastAPI's one-route-per-method made Starlette's 405 say `Allow: GET` for /jobs/{id}.
+    response = client.request("PUT", "/jobs/some-id")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "DELETE, GET"
