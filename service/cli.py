@@ -15,7 +15,7 @@ from service.settings import Settings
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_MODULES = ("service.commands", "workers.commands")
+COMMAND_MODULES = ("service.commands", "workers.commands", "models.commands")
 """Modules with `register(subparsers)`; each adds its subcommands."""
 
 

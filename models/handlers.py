@@ -1,0 +1,196 @@
+"""Handlers of the models room's commands (parsers in models/commands.py); heavy imports are
+made inside each, when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from service.cli import load_settings
+
+
+def _options(args: argparse.Namespace, out: Path, name: str, image_size: int) -> Any:
+    from models.trainer import TrainOptions
+
+    return TrainOptions(
+        caches=args.cache,
+        val=args.val,
+        out=out,
+        name=name,
+        image_size=image_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        samples_per_epoch=args.samples_per_epoch,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_multiplier=args.warmup_multiplier,
+        cycle_epochs=args.cycle_epochs,
+        cutmix=args.cutmix,
+        augment=not args.no_augment,
+        device=args.device,
+        amp=not args.no_amp,
+        seed=args.seed,
+        loader_workers=args.loader_workers,
+        resume=args.resume,
+    )
+
+
+def _pipeline_config(args: argparse.Namespace, model_dir: Path | None) -> Any:
+    from models.scoring import pipeline_config
+
+    overrides = {
+        "sequences": args.sequences,
+        "sequence_length": args.sequence_length,
+        "detect_scale": args.detect_scale,
+        "device": args.device,
+    }
+    base = load_settings().pipeline()
+    if model_dir is None:
+        return base.model_validate(
+            {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+        )
+    return pipeline_config(base, model_dir, **overrides)
+
+
+def _fail(command: str, exc: Exception) -> SystemExit:
+    return SystemExit(f"dfdetect {command}: {exc}")
+
+
+def preprocess(args: argparse.Namespace) -> int:
+    from models.dfdc import DatasetError, read_folders
+    from models.preprocess import preprocess as run
+
+    try:
+        summary = run(
+            read_folders(args.data_dirs),
+            args.out,
+            _pipeline_config(args, None),
+            crop_size=args.crop_size,
+            workers=args.workers,
+        )
+    except DatasetError as exc:
+        raise _fail("preprocess", exc) from exc
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def _report_training(options: Any, state: Any) -> None:
+    best = state.history[state.best_epoch - 1] if state.best_epoch else None
+    loss = (
+        f"{best.val_log_loss:.4f}" if best and best.val_log_loss is not None else "n/a (no --val)"
+    )
+    print(
+        f"wrote {options.out / (options.name + '.safetensors')}: best epoch {state.best_epoch} "
+        f"of {state.epoch}, validation log loss {loss}; manifest {options.out / 'manifest.json'}"
+    )
+
+
+def train_frame(args: argparse.Namespace) -> int:
+    from models.dfdc import DatasetError
+    from models.train_frame import frame_member_name
+    from models.train_frame import train_frame as run
+    from service.errors import ModelError
+
+    name = args.name or frame_member_name(args.backbone, args.cutmix)
+    options = _options(args, args.out, name, args.image_size)
+    try:
+        state = run(options, args.backbone, pretrained=args.pretrained)
+    except (DatasetError, ModelError) as exc:
+        raise _fail("train frame", exc) from exc
+    _report_training(options, state)
+    return 0
+
+
+def train_sequence(args: argparse.Namespace) -> int:
+    from models.dfdc import DatasetError
+    from models.train_sequence import frame_spec, sequence_member_name
+    from models.train_sequence import train_sequence as run
+    from service.errors import ModelError
+
+    model_dir, member = args.encoder
+    try:
+        name = args.name or sequence_member_name(frame_spec(model_dir, member).backbone)
+        options = _options(args, model_dir, name, 0)
+        state = run(options, model_dir, member, args.sequence_length)
+    except (DatasetError, ModelError) as exc:
+        raise _fail("train sequence", exc) from exc
+    _report_training(options, state)
+    return 0
+
+
+def fit_postprocess(args: argparse.Namespace) -> int:
+    from models.dfdc import DatasetError, read_folders
+    from models.fit_postprocess import apply_fits, ensemble_log_loss, format_table
+    from models.fit_postprocess import fit_postprocess as fit
+    from models.scoring import score_videos
+    from service.errors import ModelError
+    from workers.pipeline import DetectionPipeline
+
+    try:
+        videos = read_folders(args.data)
+        config = _pipeline_config(args, args.model_dir)
+        pipeline = DetectionPipeline.load(args.model_dir, config)
+        scored = score_videos(pipeline, videos, desc="fit-postprocess")
+        manifest = pipeline.ensemble.manifest
+        fits = fit(manifest, scored)
+        print(format_table(fits))
+        before = ensemble_log_loss(manifest, scored)
+        sampling = {
+            "sequences": config.sequences,
+            "sequence_length": config.sequence_length,
+            "detect_scale": config.detect_scale,
+        }
+        if args.dry_run:
+            print(f"ensemble log loss: {before:.4f} (dry run: manifest unchanged)")
+            return 0
+        fitted = apply_fits(args.model_dir, fits, [str(d) for d in args.data], sampling)
+    except (DatasetError, ModelError) as exc:
+        raise _fail("fit-postprocess", exc) from exc
+    after = ensemble_log_loss(fitted, scored)
+    failed = sum(v.result is None for v in scored)
+    print(
+        f"ensemble log loss on {len(scored)} videos ({failed} unreadable, scored 0.5): "
+        f"{before:.4f} before, {after:.4f} after; wrote {args.model_dir / 'manifest.json'}"
+    )
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from models.dfdc import DatasetError, read_folders
+    from models.evaluate import evaluate as run
+    from service.errors import ModelError
+    from workers.pipeline import DetectionPipeline
+
+    try:
+        videos = read_folders(args.data_dirs)
+        config = _pipeline_config(args, args.model_dir)
+        pipeline = DetectionPipeline.load(args.model_dir, config)
+    except (DatasetError, ModelError) as exc:
+        raise _fail("evaluate", exc) from exc
+    facts = {
+        "model_dir": str(args.model_dir),
+        "data": [str(d) for d in args.data_dirs],
+        "trained": pipeline.ensemble.trained,
+        "members": pipeline.ensemble.describe(),
+        "sampling": {
+            "sequences": config.sequences,
+            "sequence_length": config.sequence_length,
+            "detect_scale": config.detect_scale,
+        },
+    }
+    summary = run(pipeline, videos, args.augment, args.out, facts=facts)
+    print(
+        f"{'condition':<10} {'videos':>6} {'log loss':>9} {'AUC':>6} {'accuracy':>8} "
+        f"{'no face':>7} {'failed':>6}"
+    )
+    for name, report in summary["conditions"].items():
+        auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
+        print(
+            f"{name:<10} {report['videos']:>6} {report['log_loss']:>9.4f} {auc:>6} "
+            f"{report['accuracy']:>8.3f} {report['no_face']:>7} {report['failures']:>6}"
+        )
+    print(f"confusion (original): {json.dumps(summary['confusion'])}")
+    print(f"wrote {args.out / 'videos.csv'}, {args.out / 'summary.json'}, {args.out / 'roc.png'}")
+    return 0

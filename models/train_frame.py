@@ -1,0 +1,67 @@
+"""`dfdetect train frame`: a 15th-place frame classifier (timm backbone + linear head) on cached
+face crops, with or without CutMix (the ensemble has one of each)."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from models.augment import training_augmentation
+from models.cache import open_cache
+from models.datasets import CropDataset
+from models.manifest import MemberSpec
+from models.networks import build_classifier
+from models.scaffold import member_prefix
+from models.trainer import Trainer, TrainOptions, TrainState
+from workers.postprocess import PostprocessSpec
+
+log = logging.getLogger("dfdetect.train")
+
+
+def frame_member_name(backbone: str, cutmix: bool) -> str:
+    """The scaffold's names: `b6_frame`, and `b6_frame_cutmix` for the CutMix model."""
+    return f"{member_prefix(backbone)}_frame" + ("_cutmix" if cutmix else "")
+
+
+def warn_upsampling(options: TrainOptions) -> None:
+    """Say so when the member's input is larger than the cached crops (they get upsampled)."""
+    for cache in options.caches:
+        settings, _ = open_cache(cache)
+        if settings.crop_size < options.image_size:
+            log.warning(
+                "%s holds %d px crops, upsampled to --image-size %d; preprocess with "
+                "--crop-size %d to train on full detail",
+                cache,
+                settings.crop_size,
+                options.image_size,
+                options.image_size,
+            )
+
+
+def train_frame(options: TrainOptions, backbone: str, *, pretrained: bool = False) -> TrainState:
+    """Train (or resume) a frame member into `options.out`; returns the epochs' figures."""
+    warn_upsampling(options)
+    options.member = {"backbone": backbone, "pretrained": pretrained}
+    transform = training_augmentation(options.seed) if options.augment else None
+    train = CropDataset(options.caches, transform=transform, seed=options.seed)
+    val = CropDataset(options.val) if options.val else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        # pretrained=True downloads ImageNet weights through timm's hub (needs the internet).
+        module = build_classifier("frame", backbone, pretrained=pretrained)
+
+    def make_spec(sha256: str, info: dict[str, object]) -> MemberSpec:
+        return MemberSpec(
+            name=options.name,
+            kind="frame",
+            backbone=backbone,
+            image_size=options.image_size,
+            checkpoint=f"{options.name}.safetensors",
+            sha256=sha256,
+            trained=True,
+            postprocess=PostprocessSpec(),
+            training=info,
+        )
+
+    return Trainer(module, module.parameters(), train, val, options, make_spec).run()
