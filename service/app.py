@@ -97,7 +97,7 @@ def _allowed_methods(path: str) -> list[str]:
     for router in ROUTERS:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.path_regex.match(path):
-                methods |= route.methods
+                methods |= route.methods or set()
     return sorted(methods)
 
 
@@ -108,6 +108,9 @@ async def _reap_forever(state: AppState) -> None:
         try:
             reaped = await run_in_threadpool(state.jobs.reap_lost_jobs)
         except RedisError:
+            continue
+        except Exception:  # one bad job must not end the reaper for the life of the process
+            log.exception("reaping lost jobs failed")
             continue
         if reaped:
             log.warning("failed %d job(s) whose worker was lost", reaped)

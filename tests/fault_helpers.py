@@ -5,16 +5,30 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 BOUNDARY = "dfdetect-test-boundary"
+
+
+class HttpResponse(Protocol):
+    """What the tests read of a response (TestClient's and httpx's alike)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    def json(self) -> Any: ...
+
+
 Part = tuple[str, str | None, bytes]
 """A multipart part: field name, file name (None: a plain field), content."""
 
@@ -39,14 +53,14 @@ MULTIPART_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 
 def post_file(
     client: TestClient, path: Path, name: str | None = None, headers: dict[str, str] | None = None
-) -> httpx.Response:
+) -> HttpResponse:
     """POST /detect with `path` as the one file in the field `file`."""
     with path.open("rb") as f:
         files = {"file": (name or path.name, f, "video/mp4")}
         return client.post("/detect", files=files, headers=headers or {})
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+def assert_error(response: HttpResponse, status: int, code: str) -> dict[str, Any]:
     """The response is the error `code` with HTTP `status`, in the one error shape."""
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()

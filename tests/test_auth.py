@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from service.app import create_app
 from service.settings import Settings
 from tests import bad_media
-from tests.fault_helpers import assert_error, post_file, stored_files
+from tests.fault_helpers import HttpResponse, assert_error, post_file, stored_files
 
 KEY_A = "key-a-0123456789abcdef"
 KEY_B = "key-b-fedcba9876543210"
@@ -73,7 +73,7 @@ def test_bearer_and_x_api_key_are_both_accepted(client: TestClient, clip: Path) 
 def test_without_a_valid_key_every_protected_endpoint_is_401(
     headers: dict[str, str], client: TestClient, keyed: Settings, clip: Path
 ) -> None:
-    responses = [
+    responses: list[HttpResponse] = [
         post_file(client, clip, headers=headers),
         client.get("/jobs/some-id", headers=headers),
         client.delete("/jobs/some-id", headers=headers),

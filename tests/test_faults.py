@@ -86,7 +86,7 @@ def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     yield started
     for worker in started:
-        stop_process(worker.proc)  # type: ignore[arg-type]
+        stop_process(worker.proc)
 
 
 @pytest.fixture
@@ -251,18 +251,22 @@ def test_redis_restart_503s_while_down_then_recovers_without_losing_jobs(
         env = worker_env(private_redis.url, tiny_model_dir)
         worker = WorkerProcess(env, tmp_path / "worker.log")
         workers.append(worker)
-        for url in (queued["status_url"], after.json()["status_url"]):
-            wait_for(lambda u=url: client.get(u).json()["status"] == "finished", WORKER_START_S)
+        urls = [queued["status_url"], after.json()["status_url"]]
+        wait_for(lambda: all(_finished(client, u) for u in urls), WORKER_START_S)
 
         # An idle worker rides out a second restart and takes the next job.
         worker.wait_ready(redis.Redis.from_url(private_redis.url))
         private_redis.stop()
         private_redis.start()
         late = wait_for(lambda: _accepted(client, clip), 30, 0.5, "an upload to be accepted")
-        wait_for(lambda: client.get(late).json()["status"] == "finished", 120, 0.2)
+        wait_for(lambda: _finished(client, late), 120, 0.2)
         assert worker.proc.poll() is None, worker.tail()
         worker.proc.send_signal(signal.SIGTERM)
         assert worker.proc.wait(timeout=60) == 0, worker.tail()
+
+
+def _finished(client: TestClient, url: str) -> bool:
+    return bool(client.get(url).json()["status"] == "finished")
 
 
 def _accepted(client: TestClient, clip: Path) -> str | None:

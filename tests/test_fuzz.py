@@ -16,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from redis import Redis
 from rq import Queue
 from schemathesis import Case
+from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from service.app import create_app
@@ -82,5 +83,7 @@ def test_every_operation_answers_as_documented(case: Case, fuzzed_app: Asgi) -> 
     # Bound here, not per call, so the checks' own probes (e.g. without auth) reach the app too.
     case.operation.app = case.operation.schema.app = fuzzed_app
     # A schema-valid upload is any bytes in `file`; only a decodable video is accepted (422).
-    excluded = [positive_data_acceptance] if case.operation.path == "/detect" else []
+    excluded: list[CheckFunction] = (
+        [positive_data_acceptance] if case.operation.path == "/detect" else []
+    )
     case.call_and_validate(headers={"X-API-Key": FUZZ_KEY}, excluded_checks=excluded)
