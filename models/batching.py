@@ -79,6 +79,17 @@ def crops_to_batch(
     return batch.contiguous()
 
 
+def pad_batch(batch: torch.Tensor, size: int) -> torch.Tensor:
+    """The batch followed by zero images up to `size`, in the batch's memory format."""
+    if batch.shape[0] >= size:
+        return batch
+    padded = batch.new_zeros((size, *batch.shape[1:]))
+    if batch.is_contiguous(memory_format=torch.channels_last):
+        padded = padded.contiguous(memory_format=torch.channels_last)
+    padded[: batch.shape[0]] = batch
+    return padded
+
+
 def classify_sequences(
     module: SequenceClassifier, features: torch.Tensor, lengths: Sequence[int]
 ) -> torch.Tensor:

@@ -25,6 +25,7 @@ from models.batching import (
     check_crop,
     classify_sequences,
     crops_to_batch,
+    pad_batch,
     probabilities,
     tensors_digest,
     unique_crops,
@@ -80,6 +81,7 @@ class Ensemble:
         channels_last: bool = True,
         batch_size: int = DEFAULT_BATCH_SIZE,
         share_backbones: bool = True,
+        pad_batches: bool | None = None,
     ) -> None:
         self.manifest = manifest
         self.members = members
@@ -89,6 +91,10 @@ class Ensemble:
         self.channels_last = channels_last
         self.batch_size = batch_size
         self.share_backbones = share_backbones
+        # cuDNN 9 builds kernels for each new batch shape on first sight: 2-3 s a shape for B6
+        # on an H100 (measured), so CUDA pads chunks to a few sizes that warm_up visits. A CPU
+        # is compute-bound and pads nothing.
+        self.pad_batches = device.type == "cuda" if pad_batches is None else pad_batches
         if share_backbones:
             first: dict[str, LoadedMember] = {}
             for member in members:
@@ -109,6 +115,7 @@ class Ensemble:
         channels_last: bool = True,
         batch_size: int = DEFAULT_BATCH_SIZE,
         share_backbones: bool = True,
+        pad_batches: bool | None = None,
     ) -> Ensemble:
         """Load a model directory: manifest, checksum-verified weights, eval mode (no warm-up)."""
         manifest = load_manifest(model_dir)
@@ -124,6 +131,7 @@ class Ensemble:
             channels_last=channels_last,
             batch_size=batch_size,
             share_backbones=share_backbones,
+            pad_batches=pad_batches,
         )
 
     @property
@@ -166,11 +174,25 @@ class Ensemble:
         ]
 
     def warm_up(self) -> None:
-        """One tiny forward per member, so the first job does not pay for lazy initialisation."""
-        crop = np.zeros((self.crop_size, self.crop_size, 3), np.uint8)
-        self.score([crop], [[crop] * (self.sequence_length or 1)])
+        """A forward per member and batch size, so the first jobs do not pay for initialisation.
+
+        One crop on a CPU; every padded batch size on CUDA (distinct crops, so none is merged).
+        """
+        size, length = self.crop_size, self.sequence_length or 1
+        for count in self.batch_sizes() if self.pad_batches else [1]:
+            crops = [np.full((size, size, 3), index % 256, np.uint8) for index in range(count)]
+            self.score(crops, [crops[:length]])
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def batch_sizes(self) -> list[int]:
+        """Sizes chunks are padded to when `pad_batches`: powers of two, then `batch_size`."""
+        sizes = [
+            1 << power
+            for power in range(self.batch_size.bit_length())
+            if 1 << power < self.batch_size
+        ]
+        return [*sizes, self.batch_size]
 
     def score_faces(self, crops: Sequence[Crop]) -> dict[str, np.ndarray]:
         """Frame members: name -> fake probability per crop, shape (N,)."""
@@ -249,11 +271,13 @@ class Ensemble:
         chunks = []
         with self._autocast():
             for start in range(0, len(crops), self.batch_size):
+                chunk = crops[start : start + self.batch_size]
                 batch = crops_to_batch(
-                    crops[start : start + self.batch_size],
-                    member.spec.image_size,
-                    self.device,
-                    channels_last=self.channels_last,
+                    chunk, member.spec.image_size, self.device, channels_last=self.channels_last
                 )
-                chunks.append(member.module.encoder(batch))
+                if self.pad_batches:
+                    size = next(size for size in self.batch_sizes() if size >= len(chunk))
+                    batch = pad_batch(batch, size)
+                # Eval-mode BatchNorm mixes nothing across the batch: padding cannot leak.
+                chunks.append(member.module.encoder(batch)[: len(chunk)])
         return torch.cat(chunks)

@@ -297,3 +297,17 @@ def test_unique_crops_merges_equal_pixels_only() -> None:
     # Same bytes (all zero), different shapes: different crops.
     flat, tall = np.zeros((2, 6, 3), np.uint8), np.zeros((4, 3, 3), np.uint8)
     assert unique_crops([flat, tall])[1] == [0, 1]
+
+
+def test_padded_batches_score_as_unpadded(
+    ensemble: Ensemble, lively_model_dir: Path, crops: list[np.ndarray]
+) -> None:
+    padded = Ensemble.load(lively_model_dir, CPU, batch_size=8, pad_batches=True)
+    assert padded.batch_sizes() == [1, 2, 4, 8]
+    for name, scores in ensemble.score_faces(crops[:11]).items():  # chunks 8 + 3, padded to 4
+        np.testing.assert_allclose(scores, padded.score_faces(crops[:11])[name], atol=1e-5)
+
+
+def test_batch_sizes_end_at_batch_size(lively_model_dir: Path) -> None:
+    ensemble = Ensemble(load_manifest(lively_model_dir), [], CPU, batch_size=48)
+    assert ensemble.batch_sizes() == [1, 2, 4, 8, 16, 32, 48]
