@@ -58,7 +58,10 @@ def test_upload_is_queued_with_location(client: TestClient, face_clip: Path) -> 
 
 
 def test_burst_worker_finishes_job_with_result(
-    client: TestClient, settings: Settings, face_clip: Path, make_worker: Callable[[], DetectionWorker]
+    client: TestClient,
+    settings: Settings,
+    face_clip: Path,
+    make_worker: Callable[[], DetectionWorker],
 ) -> None:
     accepted = upload(client, face_clip)
     make_worker().work(burst=True)
@@ -74,7 +77,10 @@ def test_burst_worker_finishes_job_with_result(
 
 
 def test_failed_job_reports_error_code(
-    client: TestClient, settings: Settings, noise_clip: Path, make_worker: Callable[[], DetectionWorker]
+    client: TestClient,
+    settings: Settings,
+    noise_clip: Path,
+    make_worker: Callable[[], DetectionWorker],
 ) -> None:
     accepted = upload(client, noise_clip)
     make_worker().work(burst=True)
@@ -85,7 +91,9 @@ def test_failed_job_reports_error_code(
     assert job["result"]["fallback"] == "no_face"
 
 
-def test_text_file_is_refused_and_not_kept(client: TestClient, settings: Settings, tmp_path: Path) -> None:
+def test_text_file_is_refused_and_not_kept(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video\n" * 100)
     with text.open("rb") as f:
@@ -138,7 +146,9 @@ def test_metrics_expose_queue_depth_and_requests(client: TestClient, face_clip: 
 
 def test_redis_down_gives_503_queue_unavailable(tmp_path: Path, face_clip: Path) -> None:
     settings = Settings(
-        redis_url="redis://127.0.0.1:1/0", upload_dir=tmp_path / "up", _env_file=None  # type: ignore[call-arg]
+        redis_url="redis://127.0.0.1:1/0",
+        upload_dir=tmp_path / "up",
+        _env_file=None,  # type: ignore[call-arg]
     )
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").status_code == 200

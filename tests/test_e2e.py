@@ -79,7 +79,9 @@ def _ok(url: str) -> bool:
         return False
 
 
-def test_real_clip_from_upload_to_result(stack: tuple[str, subprocess.Popen[bytes]], videos_dir: Path) -> None:
+def test_real_clip_from_upload_to_result(
+    stack: tuple[str, subprocess.Popen[bytes]], videos_dir: Path
+) -> None:
     base, worker = stack
     clip = videos_dir / "hamilton_stage_360p.mp4"
     with clip.open("rb") as f:
@@ -121,8 +123,11 @@ def test_dfdetect_run_starts_everything_and_stops_cleanly(
         "DFDETECT_DEVICE": "cpu",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "run"], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "service.cli", "run"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: _ok(f"http://127.0.0.1:{port}/readyz"), START_TIMEOUT_S, "readyz 200")

@@ -119,11 +119,11 @@ def detect(args: argparse.Namespace) -> int:
             result = pipeline.detect(video)
         except DfdetectError as exc:
             failures += 1
-            err = {"video": str(video), "error": {"code": exc.code, "message": exc.message}}
+            err = {"file": str(video), "error": {"code": exc.code, "message": exc.message}}
             print(json.dumps(err), file=sys.stderr)
             continue
         print(
-            json.dumps({"video": str(video), **result.model_dump(mode="json")}, indent=args.indent)
+            json.dumps({"file": str(video), **result.model_dump(mode="json")}, indent=args.indent)
         )
     return 1 if failures else 0
 
