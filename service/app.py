@@ -17,6 +17,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service.auth import build_auth
 from service.deps import AppState
@@ -65,6 +66,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             503,
             {"Retry-After": "5"},
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _: ClientDisconnect) -> JSONResponse:
+        # Not a server error: the partial upload is already removed, and nobody reads this.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return error_response("client_disconnected", "The client closed the connection.", 400)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,8 +4,10 @@ no file behind, and the service still serves a real video afterwards (checked in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,7 @@ from service.settings import Settings
 from tests import bad_media
 from tests.fault_helpers import (
     MULTIPART_TYPE,
+    asgi_client,
     assert_error,
     assert_still_serving,
     multipart,
@@ -234,3 +237,46 @@ def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
     response = client.request("PUT", "/jobs/some-id")
     assert_error(response, 405, "method_not_allowed")
     assert response.headers["allow"] == "DELETE, GET"
+
+
+def test_client_disconnect_mid_upload_leaves_no_file(settings: Settings, valid_clip: Path) -> None:
+    body = multipart([("file", "v.mp4", valid_clip.read_bytes())])
+    messages = iter(
+        [
+            {"type": "http.request", "body": body[:4096], "more_body": True},
+            {"type": "http.disconnect"},  # what uvicorn delivers when the client goes away
+        ]
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def scenario() -> None:
+        app = create_app(settings)
+        async with asgi_client(app) as client:
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": "/detect",
+                "raw_path": b"/detect",
+                "root_path": "",
+                "query_string": b"",
+                "headers": [(b"content-type", MULTIPART_TYPE.encode())],
+                "client": ("127.0.0.1", 1234),
+                "server": ("testserver", 80),
+                "state": {},
+            }
+            await app(scope, receive, send)
+            assert stored_files(settings.upload_dir) == []
+            assert (await client.get("/healthz")).status_code == 200
+
+    asyncio.run(scenario())
+    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert all(s < 500 for s in statuses), statuses
