@@ -89,8 +89,8 @@ class TrainOptions:
         for key in ("out", "resume", "progress", "loader_workers", "name", "member"):
             values.pop(key)
         values.update(self.member)
-        values["caches"] = [str(p) for p in self.caches]
-        values["val"] = [str(p) for p in self.val]
+        values["caches"] = [str(Path(p).resolve()) for p in self.caches]
+        values["val"] = [str(Path(p).resolve()) for p in self.val]
         return values
 
 
@@ -103,6 +103,15 @@ class Epoch:
     lr: float
     val_log_loss: float | None = None
     val_crop_log_loss: float | None = None
+
+    def line(self) -> str:
+        """The epoch as logged."""
+        text = f"train loss {self.train_loss:.4f}, lr {self.lr:.2e}"
+        if self.val_log_loss is not None:
+            text += (
+                f", val log loss {self.val_log_loss:.4f} (per crop {self.val_crop_log_loss:.4f})"
+            )
+        return text
 
 
 @dataclass
@@ -178,7 +187,9 @@ class Trainer:
                 record.val_log_loss, record.val_crop_log_loss = self._validate()
             self.state.history.append(record)
             self.state.epoch = epoch
-            log.info("%s epoch %d/%d: %s", self.options.name, epoch, self.options.epochs, record)
+            log.info(
+                "%s epoch %d/%d: %s", self.options.name, epoch, self.options.epochs, record.line()
+            )
             score = record.val_log_loss
             if self.state.best is None or score is None or score < self.state.best:
                 self.state.best, self.state.best_epoch = score, epoch
@@ -225,7 +236,7 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.scheduler.step()
-            losses.append(float(loss))
+            losses.append(loss.detach().item())
             bar.set_postfix(loss=f"{np.mean(losses):.4f}")
         return float(np.mean(losses))
 

@@ -1,0 +1,183 @@
+"""Done-when test of issue 5: a tiny labelled set goes through preprocess -> train frame (plain
+and CutMix) -> train sequence -> fit-postprocess -> evaluate -> detect, by the `dfdetect` CLI,
+and the model directory it leaves is a trained, checksummed, servable ensemble."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.cache import open_cache, read_png
+from models.ensemble import Ensemble
+from models.manifest import Manifest, file_sha256, load_manifest
+from service.cli import main
+from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
+from tests.labelled_set import labelled_set
+from workers.result import UNTRAINED_WARNING
+
+REAL, FAKE = 3, 3
+SAMPLING = ["--sequences", "2", "--device", "cpu"]
+"""2 sequences of 3 frames a video: 6 face crops, so every step takes seconds."""
+TRAIN = ["--epochs", "1", "--batch-size", "8", "--device", "cpu"]
+
+
+@dataclass
+class Chain:
+    data: Path
+    cache: Path
+    model: Path
+    report: Path
+    outputs: dict[str, str]
+
+
+def dfdetect(*argv: str) -> str:
+    """Run `dfdetect ARGV` in this process; its stdout (a non-zero exit fails the test)."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["--log-level", "WARNING", *argv]) == 0
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    # Two threads on two shared cores spin against other processes: 10x slower, not 2x faster.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Chain:
+    root = tmp_path_factory.mktemp("training")
+    data = labelled_set(root / "data", real=REAL, fake=FAKE)
+    cache, model, report = root / "cache", root / "model", root / "report"
+    crops = ["--sequence-length", "3", "--crop-size", str(TEST_IMAGE_SIZE)]
+    trained = ["--cache", str(cache), "--val", str(cache), *TRAIN]
+    frame = ["--backbone", TEST_BACKBONE, "--image-size", str(TEST_IMAGE_SIZE), "--out", str(model)]
+    encoder = f"{model}:b0_frame_cutmix"
+    outputs = {
+        "preprocess": dfdetect("preprocess", str(data), "--out", str(cache), *crops, *SAMPLING),
+        "frame": dfdetect("train", "frame", *frame, *trained),
+        "cutmix": dfdetect("train", "frame", *frame, "--cutmix", *trained),
+        "sequence": dfdetect("train", "sequence", "--encoder", encoder, "--sequence-length", "3",
+                             *trained),
+        "fit": dfdetect("fit-postprocess", "--data", str(data), "--model-dir", str(model),
+                        *SAMPLING),
+        "evaluate": dfdetect("evaluate", str(data), "--model-dir", str(model), "--out",
+                             str(report), "--augment", "jpeg,downscale,halffps", *SAMPLING),
+        "detect": dfdetect("detect", str(data / "fake_3.mp4"), "--model-dir", str(model),
+                           "--sequence-length", "3", *SAMPLING),
+    }  # fmt: skip
+    return Chain(data, cache, model, report, outputs)
+
+
+def manifest(chain: Chain) -> Manifest:
+    return load_manifest(chain.model)
+
+
+def test_preprocess_caches_every_video_with_crops_and_sequences(chain: Chain) -> None:
+    settings, videos = open_cache(chain.cache)
+    assert (settings.sequences, settings.sequence_length, settings.crop_size) == (2, 3, 64)
+    assert sorted(v.label for v in videos) == ["FAKE"] * FAKE + ["REAL"] * REAL
+    assert all(len(v.faces) == 6 and len(v.sequences) == 2 for v in videos)
+    strip = read_png(chain.cache / "crops" / videos[0].sequences[0].file)
+    assert strip.shape == (64, 3 * 64, 3)
+    assert "with faces: 6, no face: 0, failed: 0" in chain.outputs["preprocess"]
+
+
+def test_training_writes_the_three_member_15th_place_ensemble(chain: Chain) -> None:
+    members = {m.name: m for m in manifest(chain).members}
+    assert list(members) == ["b0_frame", "b0_frame_cutmix", "b0_lstm"]
+    assert all(m.trained for m in members.values())
+    assert [m.kind for m in members.values()] == ["frame", "frame", "sequence"]
+    lstm = members["b0_lstm"]
+    assert (lstm.encoder, lstm.sequence_length, lstm.image_size) == ("b0_frame_cutmix", 3, 64)
+    assert lstm.training is not None and lstm.training["encoder_sha256"] == (
+        members["b0_frame_cutmix"].sha256
+    )
+
+
+def test_training_info_says_how_each_member_was_trained(chain: Chain) -> None:
+    for member in manifest(chain).members:
+        info = member.training
+        assert info is not None
+        assert info["epochs_run"] == info["epochs"] == 1 and info["finished"]
+        assert info["caches"] == [str(chain.cache.resolve())]
+        assert info["train_videos"] == info["val_videos"] == REAL + FAKE
+        assert 0.0 < info["val_log_loss"] < 5.0
+        assert (info["lr"], info["weight_decay"], info["optimizer"]) == (3e-4, 1e-3, "AdamW")
+        assert info["history"][0]["val_log_loss"] == info["val_log_loss"]
+    cutmix = {m.name: m.training for m in manifest(chain).members}
+    assert cutmix["b0_frame_cutmix"]["cutmix"] and not cutmix["b0_frame"]["cutmix"]  # type: ignore[index]
+
+
+def test_checksums_stay_valid_after_fit_postprocess_and_the_ensemble_loads(chain: Chain) -> None:
+    for member in manifest(chain).members:
+        assert file_sha256(chain.model / member.checkpoint) == member.sha256
+    ensemble = Ensemble.load(chain.model, torch.device("cpu"))
+    assert ensemble.trained and ensemble.sequence_length == 3
+
+
+def test_fit_postprocess_prints_its_table_and_records_the_fit(chain: Chain) -> None:
+    table = chain.outputs["fit"]
+    for name in ("b0_frame", "b0_frame_cutmix", "b0_lstm"):
+        assert f"{name} ({REAL + FAKE} videos with scores)" in table
+    assert "cascade x3" in table and "confident" in table and "ensemble log loss" in table
+    for member in manifest(chain).members:
+        fit = member.training["postprocess_fit"]  # type: ignore[index]
+        assert fit["videos"] == REAL + FAKE and fit["sampling"]["sequence_length"] == 3
+
+
+def test_evaluate_reports_log_loss_auc_accuracy_overall_and_per_augmentation(chain: Chain) -> None:
+    summary = json.loads((chain.report / "summary.json").read_text())
+    assert summary["videos"] == REAL + FAKE and summary["trained"]
+    assert 0.0 < summary["log_loss"] < 5.0
+    assert 0.0 <= summary["auc"] <= 1.0 and 0.0 <= summary["accuracy"] <= 1.0
+    assert sum(summary["confusion"].values()) == REAL + FAKE
+    conditions = summary["conditions"]
+    assert list(conditions) == ["original", "jpeg", "downscale", "halffps", "all"]
+    assert conditions["all"]["videos"] == 4 * (REAL + FAKE)
+    assert all(c["failures"] == 0 for c in conditions.values())
+    assert set(conditions["jpeg"]["members"]) == {"b0_frame", "b0_frame_cutmix", "b0_lstm"}
+    with open(chain.report / "videos.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 * (REAL + FAKE)
+    assert {row["condition"] for row in rows} == {"original", "jpeg", "downscale", "halffps"}
+    assert (chain.report / "roc.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_detect_serves_the_trained_ensemble_without_the_untrained_warning(chain: Chain) -> None:
+    result = json.loads(chain.outputs["detect"])
+    assert result["trained"] is True
+    assert UNTRAINED_WARNING not in result["warnings"]
+    assert [m["trained"] for m in result["models"]] == [True, True, True]
+    assert all(m["score"] is not None for m in result["models"])
+
+
+def frame_args(chain: Chain, out: Path, epochs: int = 1) -> list[str]:
+    return ["train", "frame", "--backbone", TEST_BACKBONE, "--image-size", "64", "--out",
+            str(out), "--cache", str(chain.cache), "--no-augment", "--epochs", str(epochs),
+            "--batch-size", "8", "--device", "cpu"]  # fmt: skip
+
+
+def test_resume_continues_from_the_saved_epoch(chain: Chain, tmp_path: Path) -> None:
+    dfdetect(*frame_args(chain, tmp_path, epochs=1))
+    dfdetect(*frame_args(chain, tmp_path, epochs=2), "--resume")
+    info = load_manifest(tmp_path).members[0].training
+    assert info is not None and info["epochs_run"] == 2
+    assert [e["epoch"] for e in info["history"]] == [1, 2]
+
+
+def test_resume_refuses_changed_options(chain: Chain, tmp_path: Path) -> None:
+    dfdetect(*frame_args(chain, tmp_path))
+    with pytest.raises(SystemExit, match=r"other \['lr'\]"):
+        dfdetect(*frame_args(chain, tmp_path), "--resume", "--lr", "1e-3")
