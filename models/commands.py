@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from models import handlers
+from models.recipe import CYCLE_EPOCHS, LEARNING_RATE, WARMUP_MULTIPLIER, WEIGHT_DECAY
 
 DEFAULT_EVAL_DIR = Path("var/evaluation")
 """Where `dfdetect evaluate` writes its report without --out."""
@@ -238,20 +239,28 @@ def _train_options(p: argparse.ArgumentParser, default_name: str) -> None:
         type=_positive,
         help="Balanced draws an epoch (default: as many as the cache holds).",
     )
-    p.add_argument("--lr", type=float, default=3e-4, help="Base learning rate (default 3e-4).")
     p.add_argument(
-        "--weight-decay", type=float, default=1e-3, help="AdamW weight decay (default 1e-3)."
+        "--lr",
+        type=float,
+        default=LEARNING_RATE,
+        help="Base learning rate (default 3e-4, 15th place).",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=WEIGHT_DECAY,
+        help="AdamW weight decay (default 1e-3).",
     )
     p.add_argument(
         "--warmup-multiplier",
         type=float,
-        default=10.0,
+        default=WARMUP_MULTIPLIER,
         help="The rate climbs to this times --lr over the first epoch (default 10).",
     )
     p.add_argument(
         "--cycle-epochs",
         type=_positive,
-        default=4,
+        default=CYCLE_EPOCHS,
         help="Then cosine-anneals to 0 in cycles of this many epochs (default 4).",
     )
     p.add_argument(

@@ -12,7 +12,7 @@ from service.cli import load_settings
 
 
 def _options(args: argparse.Namespace, out: Path, name: str, image_size: int) -> Any:
-    from models.trainer import TrainOptions
+    from models.recipe import TrainOptions
 
     return TrainOptions(
         caches=args.cache,

@@ -12,8 +12,9 @@ from models.cache import open_cache
 from models.datasets import CropDataset
 from models.manifest import MemberSpec
 from models.networks import build_classifier
+from models.recipe import TrainOptions, TrainState
 from models.scaffold import member_prefix
-from models.trainer import Trainer, TrainOptions, TrainState
+from models.trainer import Trainer
 from workers.postprocess import PostprocessSpec
 
 log = logging.getLogger("dfdetect.train")

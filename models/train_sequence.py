@@ -13,8 +13,9 @@ from models.datasets import CropDataset
 from models.dfdc import DatasetError
 from models.manifest import MemberSpec, load_manifest, load_member
 from models.networks import SequenceClassifier
+from models.recipe import TrainOptions, TrainState
 from models.scaffold import member_prefix
-from models.trainer import Trainer, TrainOptions, TrainState
+from models.trainer import Trainer
 from service.errors import ModelError
 from workers.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
 

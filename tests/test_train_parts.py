@@ -1,5 +1,5 @@
 """Parts of training: the 15th-place schedule, CutMix, sequence-wide augmentation, frame
-windows, the post-processing grid search and the DFDC folder reader."""
+windows, balanced sampling, the post-processing grid search and the DFDC folder reader."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ import torch
 from skimage import data as skdata
 
 from models.augment import augment_frames, cutmix, frame_window, training_augmentation
+from models.cache import CacheSettings, write_settings
+from models.datasets import balanced_sampler
 from models.dfdc import DatasetError, read_dfdc
 from models.fit_postprocess import _Table, cascades, count_grid, fit_member
 from models.manifest import MemberSpec
-from models.trainer import lr_factor
+from models.recipe import TrainOptions, lr_factor
+from models.train_sequence import check_length
 from workers.postprocess import PostprocessSpec, cascade_postprocess
 
 STEPS = 10  # optimiser steps an epoch
@@ -141,3 +144,26 @@ def test_bad_metadata_says_what_to_fix(tmp_path: Path, entries: object, message:
 def test_folder_without_metadata_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"metadata\.json"):
         read_dfdc(tmp_path)
+
+
+def test_balanced_sampling_draws_each_label_about_equally() -> None:
+    targets = [0.0] + [1.0] * 9
+    draws = list(balanced_sampler(targets, 2000, seed=0))
+    real = sum(targets[i] == 0.0 for i in draws) / len(draws)
+    assert 0.45 < real < 0.55
+
+
+def test_training_on_one_label_is_refused() -> None:
+    with pytest.raises(DatasetError, match="only FAKE videos"):
+        balanced_sampler([1.0, 1.0], 4, seed=0)
+
+
+def test_sequences_longer_than_the_cached_ones_are_refused(tmp_path: Path) -> None:
+    write_settings(
+        tmp_path, CacheSettings(sequences=2, sequence_length=3, crop_size=32, detect_scale=1.0)
+    )
+    options = TrainOptions(
+        caches=[tmp_path], val=[], out=tmp_path, name="x", image_size=32, epochs=1
+    )
+    with pytest.raises(DatasetError, match="--sequence-length 5 or more"):
+        check_length(options, 5)
