@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from service.settings import Settings
 
@@ -40,12 +41,12 @@ def configure_logging(level: str) -> None:
     )
 
 
-def load_settings() -> Settings:
-    """Settings from the environment; a bad value exits with the reason, not a traceback."""
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (command-line overrides win); a bad value exits cleanly."""
     from pydantic import ValidationError
 
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as exc:
         raise SystemExit(f"dfdetect: invalid settings: {exc}") from exc
 

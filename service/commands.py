@@ -52,10 +52,8 @@ def serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
 
-    settings = load_settings()
     updates = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    if updates:
-        settings = type(settings).model_validate({**settings.model_dump(), **updates})
+    settings = load_settings(**updates)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0

@@ -1,4 +1,4 @@
-"""Prometheus metrics: HTTP requests and latencies, plus queue depth and jobs by state from Redis."""
+"""Prometheus metrics: HTTP requests and latencies; queue depth and jobs by state from Redis."""
 
 from __future__ import annotations
 

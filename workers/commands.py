@@ -1,4 +1,4 @@
-"""Commands of the worker room: worker, detect, models scaffold. Torch is imported inside handlers."""
+"""Worker-room commands: worker, detect, models scaffold. Torch is imported inside handlers."""
 
 from __future__ import annotations
 
