@@ -17,9 +17,7 @@ def test_committed_spec_matches_the_app() -> None:
 
 def test_operation_ids_are_clean() -> None:
     ids = {
-        op["operationId"]
-        for path in openapi_document()["paths"].values()
-        for op in path.values()
+        op["operationId"] for path in openapi_document()["paths"].values() for op in path.values()
     }
     assert ids == {"detect", "get_job", "cancel_job", "healthz", "readyz", "metrics", "models"}
 
