@@ -65,6 +65,7 @@ def _sampling_options(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def register(subparsers: Any) -> None:
+    """Add preprocess, train {frame,sequence}, fit-postprocess and evaluate."""
     p = subparsers.add_parser(
         "preprocess",
         help="Cache the face crops and sequences of labelled videos for training.",

@@ -106,6 +106,7 @@ def fit_member(spec: MemberSpec, scores: list[np.ndarray], targets: np.ndarray) 
     y = np.asarray(targets, dtype=np.float64)
 
     def evaluate(family: str, candidate: PostprocessSpec) -> Candidate:
+        """A candidate scored by the real post-processing code."""
         preds = [postprocess(s, candidate) for s in scores]
         return Candidate(family, candidate, log_loss(y, [p for p in preds if p is not None]))
 

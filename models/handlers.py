@@ -59,6 +59,7 @@ def _fail(command: str, exc: Exception) -> SystemExit:
 
 
 def preprocess(args: argparse.Namespace) -> int:
+    """`dfdetect preprocess`: cache crops, print the summary."""
     from models.dfdc import DatasetError, read_folders
     from models.preprocess import preprocess as run
 
@@ -88,6 +89,7 @@ def _report_training(options: Any, state: Any) -> None:
 
 
 def train_frame(args: argparse.Namespace) -> int:
+    """`dfdetect train frame`."""
     from models.dfdc import DatasetError
     from models.train_frame import frame_member_name
     from models.train_frame import train_frame as run
@@ -104,6 +106,7 @@ def train_frame(args: argparse.Namespace) -> int:
 
 
 def train_sequence(args: argparse.Namespace) -> int:
+    """`dfdetect train sequence`."""
     from models.dfdc import DatasetError
     from models.train_sequence import frame_spec, sequence_member_name
     from models.train_sequence import train_sequence as run
@@ -121,6 +124,7 @@ def train_sequence(args: argparse.Namespace) -> int:
 
 
 def fit_postprocess(args: argparse.Namespace) -> int:
+    """`dfdetect fit-postprocess`: score, grid-search, print the table, write the winners."""
     from models.dfdc import DatasetError, read_folders
     from models.fit_postprocess import apply_fits, ensemble_log_loss, format_table
     from models.fit_postprocess import fit_postprocess as fit
@@ -158,6 +162,7 @@ def fit_postprocess(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    """`dfdetect evaluate`: write the report, print its table."""
     from models.dfdc import DatasetError, read_folders
     from models.evaluate import evaluate as run
     from service.errors import ModelError

@@ -53,6 +53,7 @@ def train_frame(options: TrainOptions, backbone: str, *, pretrained: bool = Fals
         module = build_classifier("frame", backbone, pretrained=pretrained)
 
     def make_spec(sha256: str, info: dict[str, object]) -> MemberSpec:
+        """The manifest member for a saved checkpoint."""
         return MemberSpec(
             name=options.name,
             kind="frame",

@@ -90,6 +90,7 @@ def train_sequence(
     postprocess = PostprocessSpec(cascade=scale_cascade(DEFAULT_CASCADE, sequence_length))
 
     def make_spec(sha256: str, info: dict[str, object]) -> MemberSpec:
+        """The manifest member for a saved checkpoint."""
         return MemberSpec(
             name=options.name,
             kind="sequence",
