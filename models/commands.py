@@ -42,17 +42,17 @@ def _augmentations(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _sampling_options(p: argparse.ArgumentParser, what: str) -> None:
+def _sampling_options(p: argparse.ArgumentParser, what: str, *, ensemble: bool = True) -> None:
     p.add_argument(
         "--sequences",
         type=_positive,
         help=f"Sequences sampled per video {what} (default DFDETECT_SEQUENCES, 10).",
     )
+    default = "the ensemble's sequence members', else " if ensemble else ""
     p.add_argument(
         "--sequence-length",
         type=_positive,
-        help="Consecutive frames per sequence (default: the ensemble's sequence members', else "
-        "DFDETECT_SEQUENCE_LENGTH, 5).",
+        help=f"Consecutive frames per sequence (default: {default}DFDETECT_SEQUENCE_LENGTH, 5).",
     )
     p.add_argument(
         "--detect-scale",
@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
         '{"label": "FAKE"|"REAL"} (the DFDC layout).',
     )
     p.add_argument("--out", type=Path, required=True, metavar="CACHE", help="Cache folder.")
-    _sampling_options(p, "(more sequences give more training crops)")
+    _sampling_options(p, "(more sequences give more training crops)", ensemble=False)
     p.add_argument(
         "--crop-size",
         type=_positive,
