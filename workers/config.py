@@ -47,6 +47,9 @@ class PipelineConfig(BaseModel):
     confident_face_prob: float = CONFIDENT_FACE_PROB
     fallback_face_prob: float = FALLBACK_FACE_PROB
     max_faces: int = MAX_FACES
+    vectorised_mtcnn: bool = True
+    """facenet-pytorch's MTCNN stages with array crops (same boxes, see faces.py); False runs
+    facenet-pytorch's own loop, as the 15th-place kernel did."""
     detect_batch_size: int = Field(10, ge=1)
     score_batch_size: int = Field(64, ge=1)
     device: Device = "auto"

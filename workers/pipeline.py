@@ -74,7 +74,12 @@ class DetectionPipeline:
         """Load and verify the ensemble, build MTCNN, on the configured device."""
         device = resolve_device(config.device)
         ensemble = Ensemble.load(
-            model_dir, device, half=config.half, channels_last=config.channels_last
+            model_dir,
+            device,
+            half=config.half,
+            channels_last=config.channels_last,
+            batch_size=config.score_batch_size,
+            share_backbones=config.share_backbones,
         )
         return cls(config, ensemble, FaceDetector(config, device))
 
