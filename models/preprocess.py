@@ -41,7 +41,7 @@ from service.errors import DfdetectError
 from workers.config import PipelineConfig
 from workers.crops import crop_with_margin, resize_crop
 from workers.faces import FaceDetector
-from workers.pipeline import _sequence_crops
+from workers.pipeline import sequence_crops
 from workers.sampling import sample_frames
 
 log = logging.getLogger("dfdetect.preprocess")
@@ -127,7 +127,7 @@ def process_video(
                 record.faces.append(
                     CachedFace(file=f"{key}/{name}", frame=frame.index, face=number)
                 )
-        for sequence in _sequence_crops(sampled, faces):
+        for sequence in sequence_crops(sampled, faces):
             name = f"s{sequence.frame_indices[0]:06d}_{sequence.face}.png"
             write_png(partial / name, join_strip([resize_crop(c, size) for c in sequence.crops]))
             record.sequences.append(

@@ -105,3 +105,13 @@ def test_cli_detect_on_1080p_street_clip(
     }
     assert 0.0 < result.fake_probability < 1.0
     assert len(result.sequences) >= 10
+
+
+def test_sequence_length_other_than_trained_is_warned(
+    tiny_model_dir: Path, face_clip: Path
+) -> None:
+    pipeline = DetectionPipeline.load(
+        tiny_model_dir, PipelineConfig(device="cpu", sequences=1, sequence_length=3)
+    )
+    result = pipeline.detect(face_clip)
+    assert any(w.startswith("sequence_length_mismatch") for w in result.warnings)

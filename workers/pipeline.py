@@ -36,7 +36,7 @@ StopCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True)
-class _SequenceCrop:
+class SequenceCrop:
     frame_indices: list[int]
     face: int
     crops: list[np.ndarray]
@@ -110,7 +110,7 @@ class DetectionPipeline:
                 for frame, dets in zip(video.frames, faces, strict=True)
                 for det in dets
             ]
-            sequences = _sequence_crops(video, faces)
+            sequences = sequence_crops(video, faces)
         with clock.stage("score"):
             scores = self.ensemble.score(face_crops, [s.crops for s in sequences])
         with clock.stage("postprocess"):
@@ -124,7 +124,7 @@ class DetectionPipeline:
         video: SampledVideo,
         faces: list[list[Detection]],
         face_scores: dict[str, np.ndarray],
-        sequences: list[_SequenceCrop],
+        sequences: list[SequenceCrop],
         seq_scores: dict[str, np.ndarray],
     ) -> DetectionResult:
         frames: list[FrameResult] = []
@@ -173,6 +173,13 @@ class DetectionPipeline:
             )
         combined = combine_members([m.score for m in models])
         warnings = [] if self.ensemble.trained else [UNTRAINED_WARNING]
+        trained_length = self.ensemble.sequence_length
+        if trained_length is not None and trained_length != self.config.sequence_length:
+            warnings.append(
+                f"sequence_length_mismatch: the sequence members were trained on {trained_length} "
+                f"frames but {self.config.sequence_length} were sampled "
+                "(DFDETECT_SEQUENCE_LENGTH); their scores may be off."
+            )
         fallback = None
         if combined is None:
             combined, fallback = NO_FACE_PROBABILITY, "no_face"
@@ -209,7 +216,7 @@ def _mean(values: object) -> float:
     return float(np.mean(vals)) if vals else NO_FACE_PROBABILITY
 
 
-def _sequence_crops(video: SampledVideo, faces: list[list[Detection]]) -> list[_SequenceCrop]:
+def sequence_crops(video: SampledVideo, faces: list[list[Detection]]) -> list[SequenceCrop]:
     """15th place: every frame of a sequence is cropped with its middle frame's box."""
     by_index = {f.index: (f, dets) for f, dets in zip(video.frames, faces, strict=True)}
     out = []
@@ -220,5 +227,5 @@ def _sequence_crops(video: SampledVideo, faces: list[list[Detection]]) -> list[_
         _, middle_faces = by_index[present[len(present) // 2]]
         for face_no, det in enumerate(middle_faces):
             crops = [crop_with_margin(by_index[i][0].image, det.box) for i in present]
-            out.append(_SequenceCrop(present, face_no, crops))
+            out.append(SequenceCrop(present, face_no, crops))
     return out

@@ -23,7 +23,7 @@ DEFAULT_CASCADE: Cascade = ((0.8, 8), (0.7, 15), (0.6, 25))
 
 The 15th-place write-up published the cascade rule but not its numbers. These counts are about
 15%, 30% and 50% of the 50 frames sampled per video (one face each); they stand until
-`dfdetect models fit-postprocess` fits the cascade by grid search on labelled videos.
+`dfdetect fit-postprocess` fits the cascade by grid search on labelled videos.
 """
 
 CONFIDENT_THRESHOLD = 0.8
