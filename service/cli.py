@@ -16,7 +16,12 @@ from service.settings import Settings
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_MODULES = ("service.commands", "workers.commands", "models.commands")
+COMMAND_MODULES = (
+    "service.commands",
+    "workers.commands",
+    "models.commands",
+    "workers.bench_commands",
+)
 """Modules with `register(subparsers)`; each adds its subcommands."""
 
 

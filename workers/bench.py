@@ -1,0 +1,257 @@
+"""`dfdetect bench`: the pipeline's cost per stage, reference against fast, on a fixed set.
+
+The reference configuration is this code doing what the 15th-place kernel did: decode every
+frame in order, MTCNN at full size through facenet-pytorch's own loop (5 frames a call), no
+backbone reuse, NCHW. The fast configuration is the product's fast path. Both run in the same
+process, under the same allocator and threads, interleaved clip by clip, so a busy machine
+slows both alike and the ratio stays meaningful.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+
+from workers.bench_media import GENERATED_SECONDS, generated_clip
+from workers.config import PipelineConfig
+
+ConfigName = Literal["reference", "fast"]
+
+REFERENCE: dict[str, Any] = {
+    "decode": "sequential",
+    "detect_scale": 1.0,
+    "vectorised_mtcnn": False,
+    "detect_batch_size": 5,
+    "share_backbones": False,
+    "channels_last": False,
+}
+"""What the 15th-place kernel did (PERFORMANCE.md): every frame decoded in order, MTCNN at
+full size 5 frames a call, each member's backbone run on its own, NCHW, no compile."""
+FAST: dict[str, Any] = {
+    "decode": "seek",
+    "detect_scale": 0.5,
+    "vectorised_mtcnn": True,
+    "detect_batch_size": 10,
+    "share_backbones": True,
+    "channels_last": True,
+}
+"""The fast path: only what the benchmark shows pays (docs/PERFORMANCE.md)."""
+CONFIGS: dict[ConfigName, dict[str, Any]] = {"reference": REFERENCE, "fast": FAST}
+QUICK_SIZE = (640, 360)
+"""Frame size of the generated clip in `--quick` runs (tests)."""
+QUICK_SECONDS = 2
+"""Length of the generated clip in `--quick` runs."""
+
+
+@dataclass(frozen=True)
+class BenchClip:
+    """One video of the benchmark set."""
+
+    name: str
+    path: Path
+    source: Literal["shared", "generated", "given"]
+    width: int
+    height: int
+    seconds: float
+    frames: int
+
+
+@dataclass
+class BenchRun:
+    """One timed `detect` of one clip in one configuration."""
+
+    clip: str
+    config: ConfigName
+    repeat: int
+    timings_ms: dict[str, float]
+    members_ms: dict[str, float]
+    cpu_s: float
+    peak_rss_mb: float
+    peak_gpu_mb: float | None
+    fake_probability: float
+    member_scores: dict[str, float | None]
+    result: Any = field(default=None, repr=False)  # DetectionResult, kept for agreement checks
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What `dfdetect bench` was asked to do."""
+
+    backbone: str = "tf_efficientnet_b6"
+    image_size: int = 224
+    repeats: int = 1
+    warmup: int = 1
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp16", "fp32"] = "fp16"
+    quick: bool = False
+    clips: tuple[Path, ...] = ()
+    configs: tuple[ConfigName, ...] = ("reference", "fast")
+    sequences: int | None = None
+    sequence_length: int | None = None
+    data_dir: Path = Path("../shared/data")
+    cache_dir: Path = Path("var/bench")
+    lengths: tuple[int, ...] = GENERATED_SECONDS
+
+
+def default_data_dir() -> Path:
+    """DFDETECT_TEST_DATA, else ../shared/data (the shared clips beside the checkout)."""
+    return Path(os.environ.get("DFDETECT_TEST_DATA", "../shared/data"))
+
+
+def probe(path: Path, source: Literal["shared", "generated", "given"]) -> BenchClip:
+    """Size, length and frame count of a clip (frames counted from packets: headers lie)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for packet in container.demux(stream) if packet.size)
+        seconds = float(container.duration or 0) / av.time_base
+        return BenchClip(path.stem, path, source, stream.width, stream.height, seconds, frames)
+
+
+def shared_clips(data_dir: Path) -> list[BenchClip]:
+    """The full-frame 1920x1080 clips among the shared test videos (face crops excluded)."""
+    videos = data_dir / "videos"
+    if not videos.is_dir():
+        return []
+    clips = [probe(path, "shared") for path in sorted(videos.glob("*.mp4"))]
+    return [clip for clip in clips if (clip.width, clip.height) == (1920, 1080)]
+
+
+def bench_clips(options: BenchOptions, log: Callable[[str], None] = print) -> list[BenchClip]:
+    """The fixed set (shared 1080p clips, then generated 10 s, 60 s, 5 min), or what was given.
+
+    `--quick`: the first shared 1080p clip and one short generated 640x360 clip.
+    """
+    if options.clips:
+        return [probe(path, "given") for path in options.clips]
+    shared = shared_clips(options.data_dir)
+    if not shared:
+        log(f"no shared 1080p clips under {options.data_dir}/videos (set DFDETECT_TEST_DATA)")
+    clips_dir = options.cache_dir / "clips"
+    if options.quick:
+        quick = generated_clip(clips_dir, QUICK_SECONDS, size=QUICK_SIZE)
+        return [*shared[:1], probe(quick, "generated")]
+    generated = []
+    for seconds in options.lengths:
+        log(f"generated clip of {seconds} s: encoding once into {clips_dir} if absent")
+        generated.append(probe(generated_clip(clips_dir, seconds), "generated"))
+    return [*shared, *generated]
+
+
+def pipeline_config(options: BenchOptions, name: ConfigName) -> PipelineConfig:
+    """The named configuration for this run's device, precision and frame counts."""
+    sequences = options.sequences or (2 if options.quick else None)
+    length = options.sequence_length or (3 if options.quick else None)
+    base: dict[str, Any] = {"device": options.device, "half": options.precision == "fp16"}
+    if sequences:
+        base["sequences"] = sequences
+    if length:
+        base["sequence_length"] = length
+    return PipelineConfig(**base, **CONFIGS[name])
+
+
+def model_dir(options: BenchOptions) -> Path:
+    """A scaffolded random-weight ensemble (timing only), made once under the cache dir."""
+    from models.scaffold import scaffold_ensemble
+
+    out = options.cache_dir / "models" / f"{options.backbone}-{options.image_size}"
+    if not (out / "manifest.json").is_file():
+        scaffold_ensemble(out, backbone=options.backbone, image_size=options.image_size)
+    return out
+
+
+def run_bench(options: BenchOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Load both configurations, warm them up, time every clip in each, summarise."""
+    from models.ensemble import resolve_device
+    from workers.bench_profile import MemberTimer, PeakMemory, machine
+    from workers.bench_report import summarise
+    from workers.pipeline import DetectionPipeline
+    from workers.sampling import file_sha256
+
+    clips = bench_clips(options, log)
+    if not clips:
+        raise SystemExit("dfdetect bench: no clips to run (see --clips, DFDETECT_TEST_DATA)")
+    models = model_dir(options)
+    pipelines = {}
+    for name in options.configs:
+        pipeline = DetectionPipeline.load(models, pipeline_config(options, name))
+        pipeline.warm_up()
+        pipelines[name] = pipeline
+    device = resolve_device(options.device)
+    hashes = {clip.name: file_sha256(clip.path) for clip in clips}
+    for name, pipeline in pipelines.items():
+        for _ in range(options.warmup):  # first-touch costs: allocator pages, kernel choice
+            log(f"warm-up: {name} on {clips[0].name}")
+            pipeline.detect(clips[0].path, sha256=hashes[clips[0].name])
+    runs: list[BenchRun] = []
+    for repeat in range(options.repeats):
+        for clip in clips:
+            order = list(pipelines) if repeat % 2 == 0 else list(pipelines)[::-1]
+            for name in order:
+                pipeline = pipelines[name]
+                memory, timer = PeakMemory(device), MemberTimer(pipeline.ensemble)
+                cpu = time.process_time()
+                with memory.measure(), timer.measure() as members_ms:
+                    result = pipeline.detect(clip.path, sha256=hashes[clip.name])
+                run = BenchRun(
+                    clip=clip.name,
+                    config=name,
+                    repeat=repeat,
+                    timings_ms=dict(result.timings_ms),
+                    members_ms={k: round(v, 1) for k, v in members_ms.items()},
+                    cpu_s=round(time.process_time() - cpu, 2),
+                    peak_rss_mb=round(memory.rss_mb, 1),
+                    peak_gpu_mb=None if memory.gpu_mb is None else round(memory.gpu_mb, 1),
+                    fake_probability=result.fake_probability,
+                    member_scores={m.name: m.score for m in result.models},
+                    result=result,
+                )
+                runs.append(run)
+                log(f"{clip.name} {name} #{repeat}: {run.timings_ms['total'] / 1000:.1f} s")
+    return {
+        "machine": machine(device),
+        "workload": workload(options, pipelines),
+        "configs": {name: CONFIGS[name] for name in options.configs},
+        "clips": [{**asdict(clip), "path": str(clip.path)} for clip in clips],
+        "runs": [_run_json(run) for run in runs],
+        **summarise(clips, runs),
+    }
+
+
+def workload(options: BenchOptions, pipelines: dict[ConfigName, Any]) -> dict[str, Any]:
+    """What each video costs: members, crop size, frames sampled, precision, repeats."""
+    pipeline = next(iter(pipelines.values()))
+    config: PipelineConfig = pipeline.config
+    return {
+        "backbone": options.backbone,
+        "image_size": options.image_size,
+        "members": [member.spec.name for member in pipeline.ensemble.members],
+        "sequences": config.sequences,
+        "sequence_length": config.sequence_length,
+        "precision": options.precision if pipeline.ensemble.half else "fp32",
+        "repeats": options.repeats,
+        "warmup": options.warmup,
+        "weights": "random (scaffolded): timing only",
+    }
+
+
+def _run_json(run: BenchRun) -> dict[str, Any]:
+    out = asdict(run)
+    out.pop("result")
+    return out
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator rounded to 2 places, None when undefined."""
+    return round(numerator / denominator, 2) if denominator > 0 else None
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, 0 for nothing."""
+    return float(statistics.median(values)) if values else 0.0
