@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +100,8 @@ class BenchOptions:
     data_dir: Path = Path("../shared/data")
     cache_dir: Path = Path("var/bench")
     lengths: tuple[int, ...] = GENERATED_SECONDS
+    throughput_workers: int = 0
+    throughput_videos: int = 24
 
 
 def default_data_dir() -> Path:
@@ -214,13 +218,53 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = print) -> dict
                 )
                 runs.append(run)
                 log(f"{clip.name} {name} #{repeat}: {run.timings_ms['total'] / 1000:.1f} s")
+    report: dict[str, Any] = {}
+    if options.throughput_workers and "fast" in pipelines:
+        report["throughput"] = measure_throughput(
+            pipelines["fast"], clips, hashes, options.throughput_workers, options.throughput_videos
+        )
+        log(f"throughput: {report['throughput']}")
     return {
+        **report,
         "machine": machine(device),
         "workload": workload(options, pipelines),
         "configs": {name: CONFIGS[name] for name in options.configs},
         "clips": [{**asdict(clip), "path": str(clip.path)} for clip in clips],
         "runs": [_run_json(run) for run in runs],
         **summarise(clips, runs),
+    }
+
+
+def measure_throughput(
+    pipeline: Any, clips: Sequence[BenchClip], hashes: dict[str, str], workers: int, videos: int
+) -> dict[str, Any]:
+    """Videos a second when `workers` threads decode the next videos while this one scores.
+
+    Over the 1080p clips of about 10 s, cycled to `videos` videos; at most `workers + 1`
+    decoded videos wait (each is 50 full-size RGB frames, about 300 MB).
+    """
+    ten_s = [c for c in clips if c.height == 1080 and 9 <= c.seconds <= 11] or list(clips)
+    queue = [ten_s[i % len(ten_s)] for i in range(videos)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[tuple[BenchClip, Future[Any]]] = deque()
+        for clip in queue:
+            pending.append(
+                (clip, pool.submit(pipeline.sample, clip.path, sha256=hashes[clip.name]))
+            )
+            if len(pending) > workers:
+                done, future = pending.popleft()
+                pipeline.detect(done.path, video=future.result())
+        while pending:
+            done, future = pending.popleft()
+            pipeline.detect(done.path, video=future.result())
+    seconds = time.perf_counter() - start
+    return {
+        "decode_workers": workers,
+        "videos": videos,
+        "clips": [c.name for c in ten_s],
+        "seconds": round(seconds, 2),
+        "videos_per_s": round(videos / seconds, 2),
     }
 
 

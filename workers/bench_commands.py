@@ -58,6 +58,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--data-dir", type=Path, default=None, help="Default DFDETECT_TEST_DATA.")
     p.add_argument("--cache-dir", type=Path, default=Path("var/bench"))
+    p.add_argument(
+        "--throughput-workers",
+        type=int,
+        default=0,
+        help="Also measure videos/s of the fast path with this many decode threads ahead.",
+    )
+    p.add_argument("--throughput-videos", type=int, default=24, help="Videos in that run.")
     p.add_argument("--json", type=Path, help="Also write the full report here.")
     p.set_defaults(handler=bench)
 
@@ -89,6 +96,8 @@ def bench(args: argparse.Namespace) -> int:
         sequences=args.sequences,
         sequence_length=args.sequence_length,
         data_dir=args.data_dir or default_data_dir(),
+        throughput_workers=args.throughput_workers,
+        throughput_videos=args.throughput_videos,
         cache_dir=args.cache_dir,
     )
     if args.lengths:

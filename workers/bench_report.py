@@ -168,7 +168,7 @@ def format_table(report: dict[str, Any]) -> str:
     for row in report["summary"]:
         s = row["stages_ms"]
         members = " ".join(
-            f"{k}={row['members_ms'][k] / 1000:.1f}" for k in member_keys if k in row["members_ms"]
+            f"{k}={row['members_ms'][k] / 1000:.2f}" for k in member_keys if k in row["members_ms"]
         )
         rows.append(
             [
@@ -199,4 +199,10 @@ def format_table(report: dict[str, Any]) -> str:
                 f"fast {agreement['faces_fast']}, matched {agreement['matched']}, "
                 f"IoU mean {agreement['mean_iou']} min {agreement['min_iou']}"
             )
+    if "throughput" in report:
+        t = report["throughput"]
+        lines.append(
+            f"throughput, fast path, {t['decode_workers']} decode threads ahead: "
+            f"{t['videos_per_s']} videos/s ({t['videos']} videos in {t['seconds']} s)"
+        )
     return "\n".join(lines)

@@ -86,6 +86,13 @@ class DetectionPipeline:
     def warm_up(self) -> None:
         self.ensemble.warm_up()
 
+    def sample(self, path: Path, *, sha256: str | None = None) -> SampledVideo:
+        """The configured frames of a video (the decode stage alone; no model involved)."""
+        cfg = self.config
+        return sample_frames(
+            path, cfg.sequences, cfg.sequence_length, decode=cfg.decode, sha256=sha256
+        )
+
     def detect(
         self,
         path: Path,
@@ -93,15 +100,17 @@ class DetectionPipeline:
         sha256: str | None = None,
         progress: Progress | None = None,
         should_stop: StopCheck | None = None,
+        video: SampledVideo | None = None,
     ) -> DetectionResult:
-        """Score one video file; raises service.errors exceptions for unusable input."""
-        cfg = self.config
+        """Score one video file; raises service.errors exceptions for unusable input.
+
+        `video`: its frames from `sample` already (decoded while the device scored another
+        video); the decode stage then costs nothing here.
+        """
         clock = _StageClock(progress, should_stop)
         total = time.perf_counter()
         with clock.stage("decode"):
-            video = sample_frames(
-                path, cfg.sequences, cfg.sequence_length, decode=cfg.decode, sha256=sha256
-            )
+            video = video or self.sample(path, sha256=sha256)
         with clock.stage("detect_faces"):
             faces = self.detector.detect_and_select([f.image for f in video.frames])
         with clock.stage("crop"):
