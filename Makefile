@@ -27,8 +27,9 @@ lint: install
 pytest: install
 	$(BIN)/python -m pytest -q -ra
 
+# Reference vs fast path per stage; e.g. make bench BENCH_ARGS='--repeats 3 --lengths 10'.
 bench: install
-	$(BIN)/dfdetect bench
+	$(BIN)/dfdetect bench --json var/bench/report.json $(BENCH_ARGS)
 
 openapi: install
 	$(BIN)/dfdetect openapi --out openapi/openapi.json
