@@ -24,7 +24,7 @@ import av
 from workers.bench_media import GENERATED_SECONDS, generated_clip
 from workers.config import PipelineConfig
 
-ConfigName = Literal["reference", "fast"]
+ConfigName = Literal["reference", "fast", "fast_full_size"]
 
 REFERENCE: dict[str, Any] = {
     "decode": "sequential",
@@ -45,7 +45,11 @@ FAST: dict[str, Any] = {
     "channels_last": True,
 }
 """The fast path: only what the benchmark shows pays (docs/PERFORMANCE.md)."""
-CONFIGS: dict[ConfigName, dict[str, Any]] = {"reference": REFERENCE, "fast": FAST}
+CONFIGS: dict[ConfigName, dict[str, Any]] = {
+    "reference": REFERENCE,
+    "fast": FAST,
+    "fast_full_size": {**FAST, "detect_scale": 1.0},  # what the fast path costs without it
+}
 QUICK_SIZE = (640, 360)
 """Frame size of the generated clip in `--quick` runs (tests)."""
 QUICK_SECONDS = 2

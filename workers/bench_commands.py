@@ -36,9 +36,10 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--configs",
         nargs="+",
-        choices=["reference", "fast"],
+        choices=["reference", "fast", "fast_full_size"],
         default=["reference", "fast"],
-        help="Configurations to run (default both).",
+        help="Configurations to run (default reference fast; fast_full_size: the fast path "
+        "detecting at full size).",
     )
     p.add_argument(
         "--lengths",
