@@ -75,22 +75,6 @@ def without_moov(source: Path, path: Path) -> Path:
     return path
 
 
-def audio_only(path: Path, *, seconds: float = 0.5) -> Path:
-    """AAC in an M4A (the MP4 demuxer, an allowed container) with no video stream."""
-    rate, samples = 44100, 1024
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("aac", rate=rate)
-        for i in range(int(seconds * rate / samples)):
-            tone = np.sin(np.arange(samples) * 0.05, dtype=np.float32)[None, :]
-            frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = rate, i * samples
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 def one_pixel(path: Path, n_frames: int = 3) -> Path:
     """A 1x1 MPEG-4 Part 2 clip in AVI (libx264 needs even sizes; mpeg4 takes 1x1)."""
     with av.open(str(path), mode="w") as container:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from tests import bad_media
+from tests import bad_media, media
 from tests.fault_helpers import (
     MULTIPART_TYPE,
     asgi_client,
@@ -78,7 +78,7 @@ CORPUS: dict[str, tuple[str, Maker, int, str]] = {
     ),
     "audio_only_m4a": (
         "song.mp4",
-        lambda d, _: bad_media.audio_only(d / "x.m4a"),
+        lambda d, _: media.audio_only_clip(d / "x.m4a"),
         422,
         "no_video_stream",
     ),
