@@ -17,7 +17,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 class Settings(BaseSettings):
     """Service, worker and pipeline settings; each is documented in README and .env.example."""
 
-    model_config = SettingsConfigDict(env_prefix="DFDETECT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DFDETECT_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     # Where things live
     redis_url: str | None = Field(
@@ -82,7 +84,10 @@ class Settings(BaseSettings):
     sequences: int = Field(10, description="Sequences sampled per video (15th place: 10).")
     sequence_length: int = Field(5, description="Frames per sequence (15th place: 5).")
     detect_scale: float = Field(1.0, description="Detect faces on a frame scaled by this.")
-    half: bool = Field(True, description="fp16 on CUDA (scores within 0.01 of fp32).")
+    half: bool = Field(
+        False,
+        description="fp16 on CUDA. Off: on test networks it moved scores by up to 0.016 from fp32.",
+    )
 
     # Limits on hostile uploads (appended: .env.example lists them last)
     min_frames: int = Field(

@@ -53,6 +53,6 @@ class PipelineConfig(BaseModel):
     detect_batch_size: int = Field(10, ge=1)
     score_batch_size: int = Field(64, ge=1)
     device: Device = "auto"
-    half: bool = True
+    half: bool = False
     channels_last: bool = True
     share_backbones: bool = True
