@@ -44,7 +44,7 @@ FAST: dict[str, Any] = {
     "share_backbones": True,
     "channels_last": True,
 }
-"""The fast path: only what the benchmark shows pays (docs/PERFORMANCE.md)."""
+"""The fast path: only what the benchmark shows pays (README, "Performance")."""
 CONFIGS: dict[ConfigName, dict[str, Any]] = {
     "reference": REFERENCE,
     "fast": FAST,
