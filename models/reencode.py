@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from service.errors import InvalidVideo
-from workers.sampling import _upright
+from workers.sampling import upright
 
 AUGMENTATIONS = ("jpeg", "downscale", "halffps")
 """Degradations `dfdetect evaluate --augment` knows."""
@@ -77,7 +77,7 @@ def reencode(src: Path, dst: Path, augmentation: str) -> Path:
             for number, frame in enumerate(source.decode(video)):
                 if number % keep_every:
                     continue
-                image = _degrade(_upright(frame)[0], augmentation)
+                image = _degrade(upright(frame)[0], augmentation)
                 # yuv420p needs even sides: drop a last odd row or column.
                 height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
                 if not written:  # the stream's size is fixed by its first frame

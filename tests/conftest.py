@@ -122,3 +122,11 @@ def tiny_pipeline(tiny_model_dir: Path) -> DetectionPipeline:
 
     config = PipelineConfig(device="cpu", sequences=2, sequence_length=3)
     return DetectionPipeline.load(tiny_model_dir, config)
+
+
+@pytest.fixture(scope="session")
+def lively_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny scaffold, recalibrated on photo crops so scores depend on the input."""
+    from tests.lively import make_lively
+
+    return make_lively(tiny_model_dir, tmp_path_factory.mktemp("lively"))

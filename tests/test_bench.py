@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT, TEST_BACKBONE, TEST_IMAGE_SIZE
-from tests.test_ensemble import lively_model_dir  # noqa: F401 (a fixture, shared)
 from workers.bench import FAST, REFERENCE
 from workers.bench_report import STAGES
 from workers.config import PipelineConfig
 from workers.faces import Detection, FaceDetector
+from workers.h264 import h264_nal_length_size, is_unreferenced_h264
 from workers.pipeline import DetectionPipeline
 from workers.result import DetectionResult
-from workers.sampling import h264_nal_length_size, is_unreferenced_h264, sample_frames
+from workers.sampling import sample_frames
 
 SCORE_TOLERANCE = 0.01
 """Issue 6: an optimisation may move a score by at most this much."""

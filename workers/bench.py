@@ -34,7 +34,7 @@ REFERENCE: dict[str, Any] = {
     "share_backbones": False,
     "channels_last": False,
 }
-"""What the 15th-place kernel did (PERFORMANCE.md): every frame decoded in order, MTCNN at
+"""What the 15th-place kernel did (README: Performance): every frame decoded in order, MTCNN at
 full size 5 frames a call, each member's backbone run on its own, NCHW, no compile."""
 FAST: dict[str, Any] = {
     "decode": "seek",

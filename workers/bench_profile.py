@@ -26,7 +26,7 @@ JEMALLOC_PATHS = (
 """Where distributions install jemalloc 5 (Debian/Ubuntu: the libjemalloc2 package)."""
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 """Keep freed pages: with glibc malloc about 60% of a B6 forward on a CPU is page-fault
-handling, and this setting cut one B6 batch of 50 from 11 s to 4.2 s (PERFORMANCE.md)."""
+handling, and this setting cut one B6 batch of 50 from 11 s to 4.2 s (README: Performance)."""
 REEXEC_MARK = "DFDETECT_BENCH_REEXEC"
 """Set in the environment of the re-executed benchmark, so it re-executes once at most."""
 RSS_SAMPLE_S = 0.01

@@ -27,6 +27,7 @@ from av.video.stream import VideoStream
 
 from service.errors import InvalidVideo, NoVideoStream
 from workers.config import DecodeMode
+from workers.h264 import h264_nal_length_size, is_unreferenced_h264
 from workers.result import VideoInfo
 
 HASH_CHUNK_BYTES = 1 << 20
@@ -175,30 +176,7 @@ def _frames(
         yield from decoded
 
 
-def h264_nal_length_size(stream: VideoStream) -> int | None:
-    """Bytes of each NAL length prefix of an H.264 stream in MP4/MKV form (avcC), else None."""
-    extradata = stream.codec_context.extradata
-    if stream.codec_context.name != "h264" or not extradata or extradata[0] != 1:
-        return None  # another codec, or Annex B start codes: no cheap way to read the NALs
-    return (extradata[4] & 3) + 1
-
-
-def is_unreferenced_h264(packet: bytes | memoryview, length_size: int) -> bool:
-    """True when every slice of an H.264 access unit has nal_ref_idc 0: no other frame is
-    predicted from it, so not decoding it changes no other frame's pixels (H.264 7.4.1)."""
-    data, at, slices = memoryview(packet), 0, 0
-    while at + length_size < len(data):
-        size = int.from_bytes(data[at : at + length_size], "big")
-        header = data[at + length_size]
-        if header & 0x1F in (1, 5):  # coded slice, non-IDR or IDR
-            if header & 0x60:
-                return False
-            slices += 1
-        at += length_size + size
-    return slices > 0
-
-
-def _upright(frame: VideoFrame) -> tuple[np.ndarray, int]:
+def upright(frame: VideoFrame) -> tuple[np.ndarray, int]:
     """RGB pixels with the display matrix applied, and that rotation in clockwise degrees."""
     quarters = round(frame.rotation / 90) % 4  # PyAV: counter-clockwise degrees
     image: np.ndarray = frame.to_ndarray(format="rgb24")
@@ -228,7 +206,7 @@ class _Sampler:
 
     def keep(self, frame: VideoFrame, index: int) -> None:
         if index in self.wanted and index not in self.kept:
-            image, rotation = _upright(frame)
+            image, rotation = upright(frame)
             if not self.kept:
                 self.rotation = rotation
             self.kept[index] = SampledFrame(index, self.timeline.timestamp_s(index), image)
