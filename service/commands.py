@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.cli import load_settings
+from workers.allocator import with_jemalloc
 
 log = logging.getLogger("dfdetect")
 
@@ -127,8 +128,10 @@ def run(_: argparse.Namespace) -> int:
         "--log-level",
         logging.getLevelName(log.getEffectiveLevel()),
     ]
+    # The worker runs under jemalloc where installed (libjemalloc2): see README, Performance.
+    worker_env = with_jemalloc(env) or env
     procs = [
-        subprocess.Popen([*command, "worker"], env=env),
+        subprocess.Popen([*command, "worker"], env=worker_env),
         subprocess.Popen([*command, "serve"], env=env),
     ]
     log.info(

@@ -16,45 +16,21 @@ import psutil
 import torch
 
 from models.ensemble import Ensemble
+from workers.allocator import allocator, with_jemalloc
 
-JEMALLOC_PATHS = (
-    "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
-    "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-    "/usr/lib64/libjemalloc.so.2",
-    "/usr/local/lib/libjemalloc.so.2",
-)
-"""Where distributions install jemalloc 5 (Debian/Ubuntu: the libjemalloc2 package)."""
-JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
-"""Keep freed pages: with glibc malloc about 60% of a B6 forward on a CPU is page-fault
-handling, and this setting cut one B6 batch of 50 from 11 s to 4.2 s (README: Performance)."""
 REEXEC_MARK = "DFDETECT_BENCH_REEXEC"
 """Set in the environment of the re-executed benchmark, so it re-executes once at most."""
 RSS_SAMPLE_S = 0.01
 """Interval of the peak-RSS sampler thread."""
 
 
-def find_jemalloc() -> str | None:
-    """Path of the jemalloc shared library, or None where it is not installed."""
-    return next((path for path in JEMALLOC_PATHS if Path(path).is_file()), None)
-
-
-def allocator() -> str:
-    """The allocator this process runs with: `jemalloc` when preloaded, else `glibc`."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return "unknown"
-    return "jemalloc" if "libjemalloc" in maps else "glibc"
-
-
 def jemalloc_environment() -> dict[str, str] | None:
     """This process's environment with jemalloc preloaded (retaining), or None: already
     preloaded, already re-executed once, or not installed."""
-    library = find_jemalloc()
-    if library is None or allocator() == "jemalloc" or os.environ.get(REEXEC_MARK):
+    if allocator() == "jemalloc" or os.environ.get(REEXEC_MARK):
         return None
-    preload = " ".join(p for p in (library, os.environ.get("LD_PRELOAD", "")) if p)
-    return {**os.environ, "LD_PRELOAD": preload, "MALLOC_CONF": JEMALLOC_CONF, REEXEC_MARK: "1"}
+    env = with_jemalloc(dict(os.environ))
+    return None if env is None else {**env, REEXEC_MARK: "1"}
 
 
 def reexec(env: dict[str, str]) -> None:

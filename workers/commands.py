@@ -89,7 +89,9 @@ def worker(args: argparse.Namespace) -> int:
         pipeline=pipeline,
         settings=settings,
     )
-    log.info("loaded %s", describe_models(w))
+    from workers.allocator import allocator
+
+    log.info("loaded %s (allocator: %s)", describe_models(w), allocator())
     w.work(burst=args.burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
     return 0
 
