@@ -173,3 +173,26 @@ def test_service_never_imports_torch() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cancel_of_a_running_job_is_honoured_between_stages(
+    client: TestClient,
+    redis_conn: Redis,
+    face_clip: Path,
+    make_worker: Callable[[], DetectionWorker],
+) -> None:
+    from rq.job import Job, JobStatus
+
+    from service.jobs import CANCEL_KEY
+
+    accepted = upload(client, face_clip)
+    job = Job.fetch(accepted["job_id"], connection=redis_conn)
+    job.set_status(JobStatus.STARTED)  # as a worker would, so DELETE takes the running path
+    response = client.delete(accepted["status_url"])
+    assert response.status_code == 200
+    assert redis_conn.exists(CANCEL_KEY.format(job_id=job.id))
+    job.set_status(JobStatus.QUEUED)  # let the real worker take it; the cancel key stays set
+    make_worker().work(burst=True)
+    body = client.get(accepted["status_url"]).json()
+    assert body["status"] == "canceled", body
+    assert not redis_conn.exists(CANCEL_KEY.format(job_id=job.id))
