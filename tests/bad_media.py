@@ -6,13 +6,14 @@ Everything is written with PyAV (or by cutting bytes), so the corpus needs no fi
 from __future__ import annotations
 
 import struct
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
+
+from tests import media
 
 EIGHT_K = (7680, 4320)
 """An 8K UHD frame: over the default DFDETECT_MAX_PIXELS (3840 x 2160)."""
@@ -30,24 +31,9 @@ def h264_clip(
     faststart: bool = False,
 ) -> Path:
     """An H.264 clip of noise (MP4 or MKV by suffix); explicit frame times; moov up front."""
-    options = {"movflags": "faststart"} if faststart else {}
     rng = np.random.default_rng(7)
-    with av.open(str(path), mode="w", options=options) as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        if times_ms is not None:
-            stream.codec_context.time_base = Fraction(1, 1000)
-        for i in range(n_frames):
-            image = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            if times_ms is not None:
-                frame.pts, frame.time_base = times_ms[i], Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    frames = [rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8) for _ in range(n_frames)]
+    return media.encode_clip(path, frames, times_ms=times_ms, gop=None, faststart=faststart)
 
 
 def truncated(source: Path, path: Path, fraction: float) -> Path:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-from tests.media import write_clip
+from tests.media import encode_clip
 
 FRAME_SIZE = 256
 """Side of the synthetic frames: the astronaut's face is about 50 px, found by MTCNN."""
@@ -45,7 +45,7 @@ def labelled_set(folder: Path, *, real: int = 3, fake: int = 3, n_frames: int = 
         image = np.clip(image.astype(np.int16) + 6 * number - 15, 0, 255).astype(np.uint8)
         frames = [np.roll(image, shift=number + i, axis=1) for i in range(n_frames)]
         name = f"{'fake' if is_fake else 'real'}_{number}.mp4"
-        write_clip(folder / name, frames)
+        encode_clip(folder / name, frames)
         metadata[name] = {"label": "FAKE" if is_fake else "REAL", "split": "train"}
     (folder / "metadata.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     return folder

@@ -20,40 +20,10 @@ def astronaut_frame(width: int, height: int) -> np.ndarray:
     return canvas
 
 
-def write_clip(
-    path: Path,
-    frames: list[np.ndarray] | np.ndarray,
-    *,
-    fps: int = 25,
-    codec: str = "libx264",
-    rotation: int | None = None,
-    gop: int = 12,
-) -> Path:
-    """Encode RGB frames to `path` (container from the suffix); optional rotation metadata."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=Fraction(fps))
-        first = frames[0]
-        stream.width, stream.height = first.shape[1], first.shape[0]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = gop
-        if rotation is not None:
-            stream.metadata["rotate"] = str(rotation)
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
-def face_clip(
-    path: Path, *, n_frames: int = 30, width: int = 640, height: int = 512, **kw: object
-) -> Path:
+def face_clip(path: Path, *, n_frames: int = 30, width: int = 640, height: int = 512) -> Path:
     """A clip of the astronaut's face drifting slowly, so frames differ."""
     base = astronaut_frame(width, height)
-    frames = [np.roll(base, shift=2 * i, axis=1) for i in range(n_frames)]
-    return write_clip(path, frames, **kw)  # type: ignore[arg-type]
+    return encode_clip(path, [np.roll(base, shift=2 * i, axis=1) for i in range(n_frames)])
 
 
 def noise_clip(path: Path, *, n_frames: int = 30, width: int = 320, height: int = 240) -> Path:
@@ -63,7 +33,7 @@ def noise_clip(path: Path, *, n_frames: int = 30, width: int = 320, height: int 
     for _ in range(n_frames):
         small = rng.integers(0, 255, size=(height // 16, width // 16, 3), dtype=np.uint8)
         frames.append(np.kron(small, np.ones((16, 16, 1), dtype=np.uint8)))
-    return write_clip(path, frames)
+    return encode_clip(path, frames)
 
 
 NUMBER_BITS = 9
@@ -95,22 +65,25 @@ def encode_clip(
     path: Path,
     frames: list[np.ndarray],
     *,
+    codec: str = "libx264",
     fps: int = 25,
     times_ms: list[int] | None = None,
     rotate: int = 0,
     pix_fmt: str = "yuv420p",
-    gop: int = 12,
+    gop: int | None = 12,
     faststart: bool = False,
 ) -> Path:
-    """H.264 clip with explicit frame times (variable frame rate), a display-matrix rotation
-    (clockwise degrees, what a phone's `rotate` tag means; FFmpeg 7 muxers ignore that tag,
-    so write_clip's `rotation` has no effect), another pixel format or the index up front."""
+    """Encode RGB frames (container from the suffix; H.264 unless `codec` says otherwise), with
+    optional explicit frame times (variable frame rate), a display-matrix rotation (clockwise
+    degrees, what a phone's `rotate` tag means; FFmpeg 7 muxers ignore that tag), another pixel
+    format, the encoder's own keyframe interval (`gop=None`) or the index up front."""
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), mode="w", options=options) as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream = container.add_stream(codec, rate=Fraction(fps))
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = pix_fmt
-        stream.codec_context.gop_size = gop
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         if times_ms is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotate:

@@ -10,7 +10,7 @@ import pytest
 
 from models.metrics import LOG_LOSS_EPS, binary_report, log_loss
 from models.reencode import parse_augmentations, reencode
-from tests.media import numbered_frames, write_clip
+from tests.media import encode_clip, numbered_frames
 from workers.sampling import sample_frames
 
 
@@ -33,7 +33,7 @@ def test_auc_is_absent_when_every_video_has_one_label() -> None:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clips") / "numbered.mp4"
-    return write_clip(path, numbered_frames(24, width=160, height=96), fps=24)
+    return encode_clip(path, numbered_frames(24, width=160, height=96), fps=24)
 
 
 def test_halffps_copy_keeps_every_other_frame(clip: Path, tmp_path: Path) -> None:

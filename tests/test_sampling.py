@@ -98,7 +98,7 @@ def test_a_header_without_a_frame_count_is_counted(clips_tmp: Path) -> None:
 
 
 def test_a_header_with_a_wrong_frame_count_is_ignored(clips_tmp: Path) -> None:
-    path = media.write_clip(clips_tmp / "wrong.avi", media.numbered_frames(40), codec="mpeg4")
+    path = media.encode_clip(clips_tmp / "wrong.avi", media.numbered_frames(40), codec="mpeg4")
     data = bytearray(path.read_bytes())
     # AVI keeps the count twice: avih dwTotalFrames and the stream's strh dwLength.
     struct.pack_into("<I", data, data.find(b"avih") + 8 + 16, 999)
@@ -111,7 +111,7 @@ def test_a_header_with_a_wrong_frame_count_is_ignored(clips_tmp: Path) -> None:
 
 def test_packets_without_timestamps_are_indexed_in_decode_order(clips_tmp: Path) -> None:
     # A raw H.264 elementary stream has no container timestamps at all.
-    path = media.write_clip(clips_tmp / "raw.h264", media.numbered_frames(40))
+    path = media.encode_clip(clips_tmp / "raw.h264", media.numbered_frames(40))
     video = sample_frames(path, 2, 3)
     assert (video.info.frame_count, _indices(video)) == (40, [0, 1, 2, 19, 20, 21])
     assert [media.read_number(f.image) for f in video.frames] == _indices(video)
