@@ -6,7 +6,7 @@ The RQ job and `dfdetect detect` both call `DetectionPipeline.detect`; nothing e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,8 +220,9 @@ def _decode_warnings(video: SampledVideo, cfg: PipelineConfig) -> list[str]:
     ]
 
 
-def _mean(values: object) -> float:
-    vals = list(values)  # type: ignore[call-overload]
+def _mean(values: Iterable[float]) -> float:
+    """Mean of one face's (or sequence's) member scores."""
+    vals = list(values)
     return float(np.mean(vals)) if vals else NO_FACE_PROBABILITY
 
 
