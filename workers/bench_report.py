@@ -45,14 +45,20 @@ def summarise(clips: Sequence[BenchClip], runs: Sequence[BenchRun]) -> dict[str,
                 }
             )
     totals = {(row["clip"], row["config"]): row["stages_ms"]["total"] for row in summary}
-    speedup = {
-        clip.name: ratio(totals[(clip.name, "reference")], totals[(clip.name, "fast")])
+    scoring = {(row["clip"], row["config"]): row["stages_ms"]["score"] for row in summary}
+    paired = [
+        clip.name
         for clip in clips
         if (clip.name, "reference") in totals and (clip.name, "fast") in totals
-    }
+    ]
     return {
         "summary": summary,
-        "speedup": speedup,
+        "speedup": {c: ratio(totals[(c, "reference")], totals[(c, "fast")]) for c in paired},
+        # The most any faster decode or detection could give: the fast path's scoring alone
+        # against the whole reference. A target above it needs cheaper scoring, not plumbing.
+        "speedup_ceiling": {
+            c: ratio(totals[(c, "reference")], scoring[(c, "fast")]) for c in paired
+        },
         "length_scaling": length_scaling(clips, totals),
         "face_agreement": [face_agreement(clip.name, runs) for clip in clips],
         "score_difference": [score_difference(clip.name, runs) for clip in clips],
@@ -188,7 +194,11 @@ def format_table(report: dict[str, Any]) -> str:
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     for clip, value in report["speedup"].items():
-        lines.append(f"speed-up (reference / fast) on {clip}: x{value}")
+        ceiling = report["speedup_ceiling"][clip]
+        lines.append(
+            f"speed-up (reference / fast) on {clip}: x{value} "
+            f"(at most x{ceiling} with decode and detection free: reference / fast scoring)"
+        )
     for config, scaling in report["length_scaling"].items():
         for clip, value in scaling.items():
             lines.append(f"cost of {clip} over the 10-s generated clip, {config}: x{value}")
