@@ -31,6 +31,7 @@ from models.batching import (
     tensors_digest,
     unique_crops,
 )
+from models.fold import fold_batchnorm
 from models.manifest import Manifest, MemberSpec, load_manifest, load_member
 from models.networks import Classifier, FrameClassifier, SequenceClassifier
 from service.errors import ModelError
@@ -82,6 +83,7 @@ class Ensemble:
         channels_last: bool = True,
         batch_size: int = DEFAULT_BATCH_SIZE,
         share_backbones: bool = True,
+        fold_norms: bool = True,
         pad_batches: bool | None = None,
     ) -> None:
         self.manifest = manifest
@@ -103,6 +105,8 @@ class Ensemble:
                 owner = first.setdefault(member.encoder_digest, member)
                 if owner is not member:
                     member.module.encoder = owner.module.encoder  # one copy on the device
+        if fold_norms:
+            _fold_encoders(members)
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         for member in members:
             member.module.to(device).to(memory_format=memory_format).eval()
@@ -117,6 +121,7 @@ class Ensemble:
         channels_last: bool = True,
         batch_size: int = DEFAULT_BATCH_SIZE,
         share_backbones: bool = True,
+        fold_norms: bool = True,
         pad_batches: bool | None = None,
     ) -> Ensemble:
         """Load a model directory: manifest, checksum-verified weights, eval mode (no warm-up)."""
@@ -133,6 +138,7 @@ class Ensemble:
             channels_last=channels_last,
             batch_size=batch_size,
             share_backbones=share_backbones,
+            fold_norms=fold_norms,
             pad_batches=pad_batches,
         )
 
@@ -295,3 +301,13 @@ class Ensemble:
                 # Eval-mode BatchNorm mixes nothing across the batch: padding cannot leak.
                 chunks.append(member.module.encoder(batch)[: len(chunk)])
         return torch.cat(chunks)
+
+
+def _fold_encoders(members: list[LoadedMember]) -> None:
+    """Fold BatchNorm into each distinct encoder once; members that shared one still do."""
+    folded: dict[int, torch.nn.Module] = {}
+    for member in members:
+        encoder = member.module.encoder
+        if id(encoder) not in folded:
+            folded[id(encoder)] = fold_batchnorm(encoder, member.spec.image_size)
+        member.module.encoder = folded[id(encoder)]

@@ -56,3 +56,5 @@ class PipelineConfig(BaseModel):
     half: bool = False
     channels_last: bool = True
     share_backbones: bool = True
+    fold_norms: bool = True
+    """BatchNorm folded into the convolutions before the first video (models/fold.py)."""

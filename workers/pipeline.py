@@ -80,6 +80,7 @@ class DetectionPipeline:
             channels_last=config.channels_last,
             batch_size=config.score_batch_size,
             share_backbones=config.share_backbones,
+            fold_norms=config.fold_norms,
         )
         return cls(config, ensemble, FaceDetector(config, device))
 
