@@ -7,7 +7,8 @@ the CutMix model's backbone) share one encoder module, and within one `score` ca
 distinct crop goes through a shared encoder once: a sequence's middle crop is the face crop of
 that frame, so the CutMix member's features for it are reused by the LSTM. `score_faces` and
 `score_sequences` are the same thing for one kind only (no reuse across kinds).
-`share_backbones=False` turns all reuse off so a benchmark can compare.
+`share_backbones=False` turns all reuse off so a benchmark can compare; `fold_norms=False`
+keeps BatchNorm as its own layer instead of folded into the convolutions (models/fold.py).
 """
 
 from __future__ import annotations
