@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from models.batching import unique_crops
-from models.ensemble import Ensemble, resolve_device
+from models.ensemble import Ensemble, EnsembleScores, resolve_device
 from models.manifest import load_manifest
 from service.errors import ModelError
 from tests.conftest import TEST_IMAGE_SIZE
@@ -119,19 +119,22 @@ def test_sequences_of_different_lengths_score_as_if_alone(
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
+def assert_scores_close(a: EnsembleScores, b: EnsembleScores, atol: float) -> None:
+    """Every member's face and sequence scores agree within `atol`."""
+    assert a.faces.keys() == b.faces.keys() and a.sequences.keys() == b.sequences.keys()
+    for name, scores in a.faces.items():
+        np.testing.assert_allclose(scores, b.faces[name], atol=atol)
+    for name, scores in a.sequences.items():
+        np.testing.assert_allclose(scores, b.sequences[name], atol=atol)
+
+
 def test_shared_backbone_scores_equal_unshared(
     ensemble: Ensemble,
     unshared: Ensemble,
     crops: list[np.ndarray],
     sequences: list[list[np.ndarray]],
 ) -> None:
-    shared_scores = ensemble.score(crops, sequences)
-    unshared_scores = unshared.score(crops, sequences)
-    for name, scores in shared_scores.faces.items():
-        np.testing.assert_allclose(scores, unshared_scores.faces[name], atol=1e-5)
-    np.testing.assert_allclose(
-        shared_scores.sequences["b0_lstm"], unshared_scores.sequences["b0_lstm"], atol=1e-5
-    )
+    assert_scores_close(ensemble.score(crops, sequences), unshared.score(crops, sequences), 1e-5)
 
 
 def test_folded_batchnorm_scores_equal_unfolded(
@@ -141,16 +144,8 @@ def test_folded_batchnorm_scores_equal_unfolded(
     sequences: list[list[np.ndarray]],
 ) -> None:
     unfolded = Ensemble.load(lively_model_dir, CPU, batch_size=4, fold_norms=False)
-    folded_scores, unfolded_scores = (
-        ensemble.score(crops, sequences),
-        unfolded.score(crops, sequences),
-    )
     # Folding reorders floating-point sums, as a layout change does: 1.0e-5 seen.
-    for name, scores in folded_scores.faces.items():
-        np.testing.assert_allclose(scores, unfolded_scores.faces[name], atol=1e-4)
-    np.testing.assert_allclose(
-        folded_scores.sequences["b0_lstm"], unfolded_scores.sequences["b0_lstm"], atol=1e-4
-    )
+    assert_scores_close(ensemble.score(crops, sequences), unfolded.score(crops, sequences), 1e-4)
     # Folding replaced the norms in the one encoder the CutMix and LSTM members share.
     encoders = {m.spec.name: m.module.encoder for m in ensemble.members}
     assert encoders["b0_frame_cutmix"] is encoders["b0_lstm"]
