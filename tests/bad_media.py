@@ -63,17 +63,7 @@ def without_moov(source: Path, path: Path) -> Path:
 
 def one_pixel(path: Path, n_frames: int = 3) -> Path:
     """A 1x1 MPEG-4 Part 2 clip in AVI (libx264 needs even sizes; mpeg4 takes 1x1)."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=25)
-        stream.width, stream.height = 1, 1
-        stream.pix_fmt = "yuv420p"
-        for _ in range(n_frames):
-            image = np.full((1, 1, 3), 128, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return media.encode_clip(path, [np.full((1, 1, 3), 128, np.uint8)] * n_frames, codec="mpeg4")
 
 
 def eight_k_header(path: Path) -> Path:
@@ -112,18 +102,8 @@ def jpeg(path: Path) -> Path:
 
 def gif(path: Path, n_frames: int = 3) -> Path:
     """An animated GIF: a video to FFmpeg, but not an accepted container."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("gif", rate=10)
-        stream.width, stream.height = 32, 32
-        stream.pix_fmt = "rgb8"
-        for i in range(n_frames):
-            image = np.full((32, 32, 3), 60 * i, dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="rgb8")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    frames = [np.full((32, 32, 3), 60 * i, np.uint8) for i in range(n_frames)]
+    return media.encode_clip(path, frames, codec="gif", fps=10, pix_fmt="rgb8")
 
 
 def ffconcat(path: Path, target: str) -> Path:
