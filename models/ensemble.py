@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -49,6 +49,17 @@ class LoadedMember:
     module: Classifier
     encoder_digest: str
     """SHA-256 over the encoder's tensors: equal digests mean identical backbone weights."""
+
+
+class EnsembleOptions(TypedDict, total=False):
+    """`Ensemble`'s keyword options, which `Ensemble.load` passes through."""
+
+    half: bool
+    channels_last: bool
+    batch_size: int
+    share_backbones: bool
+    fold_norms: bool
+    pad_batches: bool | None
 
 
 @dataclass
@@ -114,16 +125,7 @@ class Ensemble:
 
     @classmethod
     def load(
-        cls,
-        model_dir: Path,
-        device: torch.device,
-        *,
-        half: bool = False,
-        channels_last: bool = True,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        share_backbones: bool = True,
-        fold_norms: bool = True,
-        pad_batches: bool | None = None,
+        cls, model_dir: Path, device: torch.device, **options: Unpack[EnsembleOptions]
     ) -> Ensemble:
         """Load a model directory: manifest, checksum-verified weights, eval mode (no warm-up)."""
         manifest = load_manifest(model_dir)
@@ -131,17 +133,7 @@ class Ensemble:
         for spec in manifest.members:
             module = load_member(model_dir, spec, torch.device("cpu"))
             members.append(LoadedMember(spec, module, tensors_digest(module.encoder)))
-        return cls(
-            manifest,
-            members,
-            device,
-            half=half,
-            channels_last=channels_last,
-            batch_size=batch_size,
-            share_backbones=share_backbones,
-            fold_norms=fold_norms,
-            pad_batches=pad_batches,
-        )
+        return cls(manifest, members, device, **options)
 
     @property
     def trained(self) -> bool:
