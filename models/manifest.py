@@ -23,6 +23,7 @@ from torch import nn
 from models.networks import Classifier, create_classifier
 from service.errors import ModelError
 from workers.postprocess import PostprocessSpec
+from workers.sampling import file_sha256
 
 MANIFEST_FILE = "manifest.json"
 """The manifest's file name inside a model directory."""
@@ -137,15 +138,6 @@ def save_manifest(model_dir: Path, manifest: Manifest) -> None:
     partial = path.with_suffix(".json.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(module: nn.Module, path: Path) -> str:
