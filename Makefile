@@ -20,9 +20,10 @@ run: install
 test: install lint pytest
 
 lint: install
-	$(BIN)/ruff check service workers models tests
-	$(BIN)/ruff format --check service workers models tests
+	$(BIN)/ruff check contract models workers service training bench cli tests
+	$(BIN)/ruff format --check contract models workers service training bench cli tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 pytest: install
 	$(BIN)/python -m pytest -q -ra

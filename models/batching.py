@@ -9,10 +9,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 
-from models.networks import SequenceClassifier
+from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
 
 Crop = np.ndarray
 """A face crop: uint8 RGB, (H, W, 3); area-resized when not the member's image size."""
@@ -56,13 +55,23 @@ def unique_crops(crops: Sequence[Crop]) -> tuple[list[Crop], list[int]]:
 
 
 def crops_to_batch(
-    crops: Sequence[Crop], size: int, device: torch.device, *, channels_last: bool
+    crops: Sequence[Crop],
+    size: int,
+    device: torch.device,
+    *,
+    channels_last: bool = False,
+    mean: Rgb = IMAGENET_MEAN,
+    std: Rgb = IMAGENET_STD,
 ) -> torch.Tensor:
-    """uint8 HWC crops -> ImageNet-normalised float NCHW on `device`.
+    """uint8 HWC crops -> area-resized, normalised float NCHW on `device`.
 
-    The crops cross to the device as uint8 (a quarter of the bytes of float32) and are
-    normalised there.
+    The one normalisation of the project: training batches and inference batches both come
+    from here, with the mean/std the member keeps in its manifest entry (as timm keeps a
+    pretrained config with its model). The crops cross to the device as uint8 (a quarter of
+    the bytes of float32) and are normalised there.
     """
+    if not crops:
+        return torch.empty((0, 3, size, size), dtype=torch.float32, device=device)
     fitted = [
         crop
         if crop.shape[:2] == (size, size)
@@ -70,10 +79,10 @@ def crops_to_batch(
         for crop in crops
     ]
     pixels = torch.from_numpy(np.stack(fitted)).to(device)
-    mean = torch.tensor(IMAGENET_DEFAULT_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_DEFAULT_STD, device=device).view(1, 3, 1, 1)
+    mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
     # NHWC permuted to NCHW is already channels_last in memory: that layout costs no copy.
-    batch = (pixels.permute(0, 3, 1, 2).float() / 255.0 - mean) / std
+    batch = (pixels.permute(0, 3, 1, 2).float() / 255.0 - mean_t) / std_t
     if channels_last:
         return batch.contiguous(memory_format=torch.channels_last)
     return batch.contiguous()
@@ -88,25 +97,6 @@ def pad_batch(batch: torch.Tensor, size: int) -> torch.Tensor:
         padded = padded.contiguous(memory_format=torch.channels_last)
     padded[: batch.shape[0]] = batch
     return padded
-
-
-def classify_sequences(
-    module: SequenceClassifier, features: torch.Tensor, lengths: Sequence[int]
-) -> torch.Tensor:
-    """Sequence logits (S,) from flat per-crop features (sum of lengths, F).
-
-    Sequences of equal length go through the LSTM together; a clip shorter than L frames can
-    give shorter sequences, and each length is its own batch.
-    """
-    logits = torch.empty(len(lengths), device=features.device)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    for length in sorted(set(lengths)):
-        chosen = [index for index, value in enumerate(lengths) if value == length]
-        rows = [int(offsets[index]) + step for index in chosen for step in range(length)]
-        batch = features[torch.tensor(rows, device=features.device)]
-        scores = module.classify_features(batch.view(len(chosen), length, -1))
-        logits[torch.tensor(chosen, device=features.device)] = scores.float()
-    return logits
 
 
 def probabilities(logits: torch.Tensor | None) -> np.ndarray:

@@ -22,10 +22,10 @@ from typing import Any, Literal, TypedDict, Unpack
 import numpy as np
 import torch
 
+from contract.errors import ModelError
 from models.batching import (
     Crop,
     check_crop,
-    classify_sequences,
     crops_to_batch,
     pad_batch,
     probabilities,
@@ -34,8 +34,7 @@ from models.batching import (
 )
 from models.fold import fold_batchnorm
 from models.manifest import Manifest, MemberSpec, load_manifest, load_member
-from models.networks import Classifier, FrameClassifier, SequenceClassifier
-from service.errors import ModelError
+from models.networks import Classifier, classifier_input
 
 DEFAULT_BATCH_SIZE = 64
 """Crops per forward pass (PipelineConfig.score_batch_size)."""
@@ -142,11 +141,11 @@ class Ensemble:
 
     @property
     def frame_members(self) -> list[LoadedMember]:
-        return [member for member in self.members if member.spec.kind == "frame"]
+        return [m for m in self.members if classifier_input(m.spec.kind) == "frame"]
 
     @property
     def sequence_members(self) -> list[LoadedMember]:
-        return [member for member in self.members if member.spec.kind == "sequence"]
+        return [m for m in self.members if classifier_input(m.spec.kind) == "sequence"]
 
     @property
     def crop_size(self) -> int:
@@ -226,13 +225,11 @@ class Ensemble:
         sequences: dict[str, np.ndarray] = {}
         with self._precision():
             for (member, _), feats in zip(requests, features, strict=True):
-                module = member.module
-                if isinstance(module, FrameClassifier):
-                    logits = None if feats is None else module.classify(feats)
-                    faces[member.spec.name] = probabilities(logits)
-                elif isinstance(module, SequenceClassifier):
-                    logits = None if feats is None else classify_sequences(module, feats, lengths)
-                    sequences[member.spec.name] = probabilities(logits)
+                # One dispatch for every registered kind: what it reads picks crops and lengths.
+                reads_frames = member.module.input_kind == "frame"
+                counts = [1] * len(face_crops) if reads_frames else lengths
+                logits = None if feats is None else member.module.head(feats, counts)
+                (faces if reads_frames else sequences)[member.spec.name] = probabilities(logits)
         return EnsembleScores(faces=faces, sequences=sequences)
 
     @contextmanager
@@ -285,8 +282,14 @@ class Ensemble:
         with self._precision():
             for start in range(0, len(crops), self.batch_size):
                 chunk = crops[start : start + self.batch_size]
+                spec = member.spec
                 batch = crops_to_batch(
-                    chunk, member.spec.image_size, self.device, channels_last=self.channels_last
+                    chunk,
+                    spec.image_size,
+                    self.device,
+                    channels_last=self.channels_last,
+                    mean=spec.mean,
+                    std=spec.std,
                 )
                 if self.pad_batches:
                     size = next(size for size in self.batch_sizes() if size >= len(chunk))

@@ -11,7 +11,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,10 +20,11 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 from torch import nn
 
-from models.networks import Classifier, create_classifier
-from service.errors import ModelError
-from workers.postprocess import PostprocessSpec
-from workers.sampling import file_sha256
+from contract.digest import file_sha256
+from contract.errors import ModelError
+from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
+from models.networks import Classifier, build_classifier, classifier_input, classifier_kinds
+from models.postprocess import PostprocessSpec
 
 MANIFEST_FILE = "manifest.json"
 """The manifest's file name inside a model directory."""
@@ -40,9 +41,11 @@ class MemberSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Literal["frame", "sequence"]
+    kind: str = Field(description="A registered classifier kind (models/networks.py).")
     backbone: str = Field(description="timm model name, e.g. tf_efficientnet_b6.")
     image_size: int = Field(gt=0, description="Square crop side the member was trained on.")
+    mean: Rgb = Field(IMAGENET_MEAN, description="Per-channel mean (RGB, 0-1) of its inputs.")
+    std: Rgb = Field(IMAGENET_STD, description="Per-channel std (RGB, 0-1) of its inputs.")
     checkpoint: str = Field(description="safetensors file name inside the model directory.")
     sha256: str
     trained: bool
@@ -67,11 +70,19 @@ class MemberSpec(BaseModel):
             raise ValueError(f"sha256 must be 64 lowercase hex digits, got {value!r}")
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _registered_kind(cls, value: str) -> str:
+        if value not in classifier_kinds():
+            raise ValueError(f"kind {value!r} is not registered; known: {classifier_kinds()}")
+        return value
+
     @model_validator(mode="after")
     def _sequence_fields(self) -> MemberSpec:
-        if self.kind == "sequence" and self.sequence_length is None:
+        reads = classifier_input(self.kind)
+        if reads == "sequence" and self.sequence_length is None:
             raise ValueError(f"sequence member {self.name!r} needs sequence_length")
-        if self.kind == "frame" and (self.sequence_length is not None or self.encoder):
+        if reads == "frame" and (self.sequence_length is not None or self.encoder):
             raise ValueError(f"frame member {self.name!r} takes no sequence_length or encoder")
         return self
 
@@ -96,7 +107,7 @@ class Manifest(BaseModel):
         names = [member.name for member in self.members]
         if len(set(names)) != len(names):
             raise ValueError(f"member names must be unique: {names}")
-        frames = {member.name for member in self.members if member.kind == "frame"}
+        frames = {m.name for m in self.members if classifier_input(m.kind) == "frame"}
         for member in self.members:
             if member.encoder is not None and member.encoder not in frames:
                 raise ValueError(
@@ -170,6 +181,11 @@ def read_verified(model_dir: Path, spec: MemberSpec) -> bytes:
             "without updating the manifest"
         )
     return data
+
+
+def create_classifier(spec: MemberSpec, pretrained: bool = False) -> Classifier:
+    """Build the network a manifest member describes (like timm's create_model)."""
+    return build_classifier(spec.kind, spec.backbone, pretrained=pretrained)
 
 
 def load_member(model_dir: Path, spec: MemberSpec, device: torch.device) -> Classifier:

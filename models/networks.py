@@ -6,15 +6,13 @@ compared with and shared with a frame member's backbone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal, cast
 
+import numpy as np
 import timm
 import torch
 from torch import nn
-
-if TYPE_CHECKING:
-    from models.manifest import MemberSpec
 
 HEAD_DROPOUT = 0.5
 """Dropout before the linear head and before the LSTM (15th-place code)."""
@@ -34,8 +32,32 @@ def feature_width(backbone: nn.Module) -> int:
     return int(cast(int, backbone.num_features))
 
 
-class FrameClassifier(nn.Module):
+InputKind = Literal["frame", "sequence"]
+"""What a classifier reads: one face crop ("frame") or L crops of one face ("sequence")."""
+
+
+class Classifier(nn.Module):
+    """A member network: a timm backbone as `encoder`, then a head on its pooled features.
+
+    The ensemble only calls `encoder` and `head`, so a registered kind scores through the same
+    path as the built-in ones.
+    """
+
+    input_kind: ClassVar[InputKind]
+    encoder: nn.Module
+
+    def head(self, features: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+        """Logits from the encoder's features of the crops in order: (sum of lengths, F) -> (N,).
+
+        `lengths` gives the crops per input: all 1 for frame classifiers.
+        """
+        raise NotImplementedError
+
+
+class FrameClassifier(Classifier):
     """Backbone -> global pool -> dropout 0.5 -> linear(1): one fake logit per face crop."""
+
+    input_kind = "frame"
 
     def __init__(self, backbone: str, *, pretrained: bool = False) -> None:
         super().__init__()
@@ -53,17 +75,23 @@ class FrameClassifier(nn.Module):
         out: torch.Tensor = self.fc(self.dropout(features))
         return out.squeeze(1)
 
+    def head(self, features: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+        """One logit per crop: the lengths are all 1."""
+        return self.classify(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fake logits, (N, 3, H, W) -> (N,)."""
         return self.classify(self.features(x))
 
 
-class SequenceClassifier(nn.Module):
+class SequenceClassifier(Classifier):
     """Frozen backbone -> dropout 0.5 -> LSTM(F, 512, 2 layers) -> linear(1) on the last step.
 
     15th place: the encoder is the CutMix frame model's backbone, frozen while the LSTM trains,
     so it has no gradients and stays in eval mode (BatchNorm statistics fixed) even in train().
     """
+
+    input_kind = "sequence"
 
     def __init__(self, backbone: str, *, pretrained: bool = False) -> None:
         super().__init__()
@@ -102,29 +130,47 @@ class SequenceClassifier(nn.Module):
         """Fake logits per sequence, (B, L, 3, H, W) -> (B,)."""
         return self.classify_features(self.features(x))
 
+    def head(self, features: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+        """Sequence logits (S,) from flat per-crop features (sum of lengths, F).
 
-Classifier = FrameClassifier | SequenceClassifier
+        Sequences of equal length go through the LSTM together; a clip shorter than L frames
+        can give shorter sequences, and each length is its own batch.
+        """
+        logits = torch.empty(len(lengths), device=features.device)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        for length in sorted(set(lengths)):
+            chosen = [index for index, value in enumerate(lengths) if value == length]
+            rows = [int(offsets[index]) + step for index in chosen for step in range(length)]
+            batch = features[torch.tensor(rows, device=features.device)]
+            scores = self.classify_features(batch.view(len(chosen), length, -1))
+            logits[torch.tensor(chosen, device=features.device)] = scores.float()
+        return logits
+
+
 ClassifierFactory = Callable[[str, bool], Classifier]
+"""`(backbone, pretrained) -> network`; the class it builds says what the member reads."""
 
-_REGISTRY: dict[str, ClassifierFactory] = {}
+_REGISTRY: dict[str, tuple[type[Classifier], ClassifierFactory]] = {}
 
 
-def register_classifier(kind: str) -> Callable[[ClassifierFactory], ClassifierFactory]:
-    """Register a factory `(backbone, pretrained) -> module` for a manifest member kind."""
+def register_classifier(
+    kind: str, cls: type[Classifier]
+) -> Callable[[ClassifierFactory], ClassifierFactory]:
+    """Register a factory of `cls` networks for a manifest member kind."""
 
     def decorate(factory: ClassifierFactory) -> ClassifierFactory:
-        _REGISTRY[kind] = factory
+        _REGISTRY[kind] = (cls, factory)
         return factory
 
     return decorate
 
 
-@register_classifier("frame")
+@register_classifier("frame", FrameClassifier)
 def _frame(backbone: str, pretrained: bool) -> Classifier:
     return FrameClassifier(backbone, pretrained=pretrained)
 
 
-@register_classifier("sequence")
+@register_classifier("sequence", SequenceClassifier)
 def _sequence(backbone: str, pretrained: bool) -> Classifier:
     return SequenceClassifier(backbone, pretrained=pretrained)
 
@@ -134,13 +180,15 @@ def classifier_kinds() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def classifier_input(kind: str) -> InputKind:
+    """What a registered kind reads: face crops ("frame") or sequences ("sequence")."""
+    if kind not in _REGISTRY:
+        raise KeyError(f"unknown classifier kind {kind!r}; known: {classifier_kinds()}")
+    return _REGISTRY[kind][0].input_kind
+
+
 def build_classifier(kind: str, backbone: str, *, pretrained: bool = False) -> Classifier:
     """Build a classifier of a registered kind around a timm backbone (weights random)."""
     if kind not in _REGISTRY:
         raise KeyError(f"unknown classifier kind {kind!r}; known: {classifier_kinds()}")
-    return _REGISTRY[kind](backbone, pretrained)
-
-
-def create_classifier(spec: MemberSpec, pretrained: bool = False) -> Classifier:
-    """Build the network a manifest member describes (like timm's create_model)."""
-    return build_classifier(spec.kind, spec.backbone, pretrained=pretrained)
+    return _REGISTRY[kind][1](backbone, pretrained)

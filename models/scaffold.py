@@ -7,15 +7,10 @@ from pathlib import Path
 
 import torch
 
+from contract.pipeline import DEFAULT_BACKBONE, DEFAULT_IMAGE_SIZE, DEFAULT_SEQUENCE_LENGTH
 from models.manifest import Manifest, MemberSpec, save_checkpoint, save_manifest
 from models.networks import build_classifier
-from workers.config import DEFAULT_SEQUENCE_LENGTH
-from workers.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
-
-DEFAULT_BACKBONE = "tf_efficientnet_b6"
-"""15th place: EfficientNet-B6 for all three members."""
-DEFAULT_IMAGE_SIZE = 224
-"""15th place: 224x224 face crops."""
+from models.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
 
 
 def member_prefix(backbone: str) -> str:

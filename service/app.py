@@ -19,14 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from contract.errors import DfdetectError
+from contract.settings import Settings
 from service.auth import build_auth
 from service.deps import AppState
-from service.errors import DfdetectError
 from service.jobs import JobStore
 from service.limits import RateLimiter, UploadSlots
 from service.metrics import Metrics
-from service.routes import detect, jobs, ops
-from service.settings import Settings
+from service.routes import detect, jobs, ops, page
 from service.uploads import UploadStore
 
 log = logging.getLogger("dfdetect.api")
@@ -91,7 +91,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response("internal_error", "Internal error; it has been logged.", 500)
 
 
-ROUTERS = (detect.router, jobs.router, ops.router)
+ROUTERS = (detect.router, jobs.router, ops.router, page.router)
 """Every router of the API, included without a prefix."""
 
 

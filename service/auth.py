@@ -11,8 +11,8 @@ import hmac
 import re
 from pathlib import Path
 
-from service.errors import Unauthorized
-from service.settings import LOOPBACK_HOSTS, Settings
+from contract.errors import Unauthorized
+from contract.settings import LOOPBACK_HOSTS, Settings
 
 OPEN_OWNER = ""
 """Owner of every job when the service runs without keys (loopback only)."""

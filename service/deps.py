@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from redis import Redis
 
+from contract.settings import Settings
 from service.auth import ApiKeyAuth
 from service.jobs import JobStore
 from service.limits import RateLimiter, UploadSlots
 from service.metrics import Metrics
-from service.settings import Settings
 from service.uploads import UploadStore
 
 

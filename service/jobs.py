@@ -1,6 +1,6 @@
 """Jobs in Redis: enqueue an upload, read a job's state, cancel, reap jobs whose worker died.
 
-The contract with the workers (job function, meta fields, Redis keys) lives here, torch-free.
+The contract with the workers (job function, Redis keys) lives in contract/queue.py.
 """
 
 from __future__ import annotations
@@ -20,22 +20,13 @@ from rq.job import Job
 from rq.job import JobStatus as RQStatus
 from rq.job_lifecycle import record_job_failure
 
-from service.errors import JobNotCancellable, JobNotFound, QueueFull
-from service.schemas import ErrorDetail, JobStatus, WorkerModels
-from service.settings import Settings
+from contract.errors import JobNotCancellable, JobNotFound, QueueFull
+from contract.queue import ALIVE_KEY, CANCEL_KEY, JOB_FUNCTION, MODELS_KEY, WorkerModels
+from contract.result import DetectionResult
+from contract.settings import Settings
+from service.schemas import ErrorDetail, JobStatus
 from service.uploads import StoredUpload
-from workers.result import DetectionResult
 
-JOB_FUNCTION = "workers.jobs.detect_video"
-"""Enqueued by dotted name so the API never imports the pipeline (or torch)."""
-CANCEL_KEY = "dfdetect:cancel:{job_id}"
-"""Set by DELETE /jobs/{id}; the running pipeline checks it between stages."""
-ALIVE_KEY = "dfdetect:alive:{worker}"
-"""Refreshed by a worker every heartbeat; gone while its job is started: the worker died."""
-MODELS_KEY = "dfdetect:models:{worker}"
-"""JSON of what a worker loaded (WorkerModels), with the same TTL as ALIVE_KEY."""
-ALIVE_TTL_FACTOR = 3
-"""A worker is dead after missing this many heartbeats."""
 QUEUE_FULL_RETRY_AFTER_S = 30
 """Retry-After for queue_full: about one job's run time on a GPU."""
 WORKER_LOST = {
@@ -47,10 +38,6 @@ JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """Ids worth looking up: what RQ accepts (uuid4 here), bounded."""
 
 _QUEUED_STATES = {RQStatus.QUEUED, RQStatus.DEFERRED, RQStatus.SCHEDULED, RQStatus.CREATED}
-
-
-def alive_ttl(settings: Settings) -> int:
-    return settings.worker_heartbeat_s * ALIVE_TTL_FACTOR
 
 
 class JobStore:

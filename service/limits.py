@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from redis import Redis
 
-from service.errors import RateLimited, TooManyUploads
+from contract.errors import RateLimited, TooManyUploads
 
 RATE_KEY = "dfdetect:rate:{owner}"
 """Sorted set of one key's request times in the last window."""

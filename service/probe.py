@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 
-from service.errors import (
+from contract.errors import (
     InvalidVideo,
     NoVideoStream,
     ResolutionTooLarge,
@@ -21,7 +21,7 @@ from service.errors import (
     UnsupportedMedia,
     VideoTooLong,
 )
-from service.settings import Settings
+from contract.settings import Settings
 
 PROBE_MAX_PACKETS = 200
 """Packets read looking for the first decodable frames before the file is called undecodable."""

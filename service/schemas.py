@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workers.result import DetectionResult
+from contract.queue import WorkerModels
+from contract.result import DetectionResult
 
 JobState = Literal["queued", "started", "finished", "failed", "canceled"]
 
@@ -102,17 +103,6 @@ class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     workers: int = Field(description="Workers with loaded models registered in Redis.")
     reason: str | None = Field(None, description="Why not ready.")
-
-
-class WorkerModels(BaseModel):
-    """What one worker has loaded."""
-
-    worker: str = Field(description="RQ worker name.")
-    device: str = Field(description="cpu or cuda:N.")
-    trained: bool = Field(description="False when any member has untrained weights.")
-    members: list[dict[str, Any]] = Field(
-        description="name, kind, backbone, image_size, sha256, trained of each member."
-    )
 
 
 class ModelsInfo(BaseModel):

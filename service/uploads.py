@@ -18,7 +18,7 @@ from typing import BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from service.errors import BadUploadRequest, EmptyUpload, InsufficientStorage, UploadTooLarge
+from contract.errors import BadUploadRequest, EmptyUpload, InsufficientStorage, UploadTooLarge
 
 UPLOAD_FIELD = "file"
 """The multipart field that carries the video."""

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from contract.paths import shared_data_dir
 from tests import media
 
 if TYPE_CHECKING:
     from redis import Redis
 
-    from service.settings import Settings
+    from contract.settings import Settings
     from workers.pipeline import DetectionPipeline
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ TEST_IMAGE_SIZE = 64
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared real clips and photos; skipped when absent, a failure in CI."""
-    path = Path(os.environ.get("DFDETECT_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
+    path = shared_data_dir(REPO_ROOT)
     if not (path / "videos" / "metadata.json").is_file():
         reason = f"shared test data not found at {path} (set DFDETECT_TEST_DATA)"
         if os.environ.get("CI"):
@@ -103,7 +104,7 @@ def redis_conn(redis_url: str) -> Iterator[Redis]:
 @pytest.fixture
 def settings(redis_conn: Redis, redis_url: str, tmp_path: Path) -> Settings:
     """Settings for one test: its own upload dir, the test Redis, fast heartbeats."""
-    from service.settings import Settings
+    from contract.settings import Settings
 
     return Settings(
         redis_url=redis_url,
@@ -117,7 +118,7 @@ def settings(redis_conn: Redis, redis_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def tiny_pipeline(tiny_model_dir: Path) -> DetectionPipeline:
     """The real pipeline (PyAV, MTCNN, timm) with the tiny ensemble and 2 x 3 frames."""
-    from workers.config import PipelineConfig
+    from contract.pipeline import PipelineConfig
     from workers.pipeline import DetectionPipeline
 
     config = PipelineConfig(device="cpu", sequences=2, sequence_length=3)

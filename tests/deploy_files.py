@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from service.settings import Settings
+from contract.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO_ROOT / "Dockerfile.gpu"

@@ -19,7 +19,7 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.jobs import ALIVE_KEY
+from contract.queue import ALIVE_KEY
 
 BOUNDARY = "dfdetect-test-boundary"
 
@@ -162,7 +162,7 @@ class WorkerProcess:
         self.log = log
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "worker", *args],
+                [sys.executable, "-m", "cli.main", "worker", *args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

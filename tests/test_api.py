@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from rq import Queue
 
+from contract.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from workers.pipeline import DetectionPipeline
 from workers.worker import DetectionWorker
 
@@ -164,9 +164,9 @@ def test_redis_down_gives_503_queue_unavailable(tmp_path: Path, face_clip: Path)
 def test_service_never_imports_torch() -> None:
     code = (
         "import sys\n"
-        "from service.cli import build_parser\n"
+        "from cli.main import build_parser\n"
         "from service.app import create_app\n"
-        "from service.settings import Settings\n"
+        "from contract.settings import Settings\n"
         "build_parser()\n"
         "create_app(Settings(redis_url='redis://127.0.0.1:1/0')).openapi()\n"
         "bad = [m for m in ('torch', 'timm', 'facenet_pytorch') if m in sys.modules]\n"
@@ -183,7 +183,7 @@ def test_cancel_of_a_running_job_is_honoured_between_stages(
 ) -> None:
     from rq.job import Job, JobStatus
 
-    from service.jobs import CANCEL_KEY
+    from contract.queue import CANCEL_KEY
 
     accepted = upload(client, face_clip)
     job = Job.fetch(accepted["job_id"], connection=redis_conn)

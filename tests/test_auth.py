@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from contract.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests import bad_media
 from tests.fault_helpers import HttpResponse, assert_error, post_file, stored_files
 
@@ -171,7 +171,7 @@ def test_dfdetect_serve_refuses_to_start_open_on_a_public_host(tmp_path: Path) -
         "DFDETECT_REDIS_URL": "redis://127.0.0.1:1/0",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve"],
+        [sys.executable, "-m", "cli.main", "serve"],
         env=env,
         cwd=tmp_path,  # no .env from the checkout
         capture_output=True,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from contract.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests import bad_media, media
 from tests.fault_helpers import (
     MULTIPART_TYPE,

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
+from bench.report import STAGES
+from bench.runner import FAST, REFERENCE
+from contract.pipeline import PipelineConfig
+from contract.result import DetectionResult
 from tests.conftest import REPO_ROOT, TEST_BACKBONE, TEST_IMAGE_SIZE
-from workers.bench import FAST, REFERENCE
-from workers.bench_report import STAGES
-from workers.config import PipelineConfig
 from workers.faces import Detection, FaceDetector
 from workers.h264 import h264_nal_length_size, is_unreferenced_h264
 from workers.pipeline import DetectionPipeline
-from workers.result import DetectionResult
 from workers.sampling import sample_frames
 
 SCORE_TOLERANCE = 0.01
@@ -31,7 +31,7 @@ SCORE_TOLERANCE = 0.01
 def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
     """`dfdetect bench --quick` as a user runs it (a subprocess: it re-executes under jemalloc)."""
     out = tmp_path_factory.mktemp("bench")
-    command = [sys.executable, "-m", "service.cli", "bench", "--quick", "--warmup", "0"]
+    command = [sys.executable, "-m", "cli.main", "bench", "--quick", "--warmup", "0"]
     command += ["--backbone", TEST_BACKBONE, "--image-size", str(TEST_IMAGE_SIZE)]
     command += ["--cache-dir", str(out / "cache"), "--json", str(out / "report.json")]
     command += ["--data-dir", str(out / "no-shared-data"), "--device", "cpu"]

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD
+from models.batching import crops_to_batch
 from workers.crops import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     crop_with_margin,
     margin_box,
     resize_crop,
-    to_batch,
 )
 
 
@@ -52,20 +51,23 @@ def test_resize_crop_gives_a_square_of_the_asked_size() -> None:
     assert (resized.shape, resized.dtype) == ((224, 224, 3), np.uint8)
 
 
+CPU = torch.device("cpu")
+
+
 def test_area_resizing_averages_pixels() -> None:
     crop = np.zeros((4, 4, 3), dtype=np.uint8)
     crop[:, ::2] = 200  # stripes one pixel wide average to 100 when halved
     assert np.all(resize_crop(crop, 2) == 100)
 
 
-def test_to_batch_is_float32_nchw() -> None:
+def test_a_batch_is_float32_nchw() -> None:
     crops = [np.zeros((30, 20, 3), np.uint8), np.zeros((1, 1, 3), np.uint8)]
-    batch = to_batch(crops, 64)
+    batch = crops_to_batch(crops, 64, CPU)
     assert (batch.shape, batch.dtype) == ((2, 3, 64, 64), torch.float32)
 
 
 def test_a_grey_crop_is_normalised_with_imagenet_statistics() -> None:
-    batch = to_batch([np.full((10, 10, 3), 128, np.uint8)], 8)
+    batch = crops_to_batch([np.full((10, 10, 3), 128, np.uint8)], 8, CPU)
     grey = 128 / 255
     expected = [(grey - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)]
     assert batch[0, :, 0, 0].tolist() == pytest.approx(expected, abs=1e-6)
@@ -75,10 +77,16 @@ def test_a_grey_crop_is_normalised_with_imagenet_statistics() -> None:
 def test_channels_keep_rgb_order() -> None:
     red = np.zeros((4, 4, 3), np.uint8)
     red[..., 0] = 255
-    batch = to_batch([red], 4)
+    batch = crops_to_batch([red], 4, CPU)
     assert batch[0, 0, 0, 0].item() == pytest.approx((1 - IMAGENET_MEAN[0]) / IMAGENET_STD[0])
     assert batch[0, 1, 0, 0].item() == pytest.approx(-IMAGENET_MEAN[1] / IMAGENET_STD[1])
 
 
+def test_a_member_normalisation_is_applied() -> None:
+    half = (0.5, 0.5, 0.5)
+    batch = crops_to_batch([np.full((2, 2, 3), 255, np.uint8)], 2, CPU, mean=half, std=half)
+    assert torch.all(batch == 1.0)
+
+
 def test_no_crops_give_an_empty_batch() -> None:
-    assert to_batch([], 64).shape == (0, 3, 64, 64)
+    assert crops_to_batch([], 64, CPU).shape == (0, 3, 64, 64)

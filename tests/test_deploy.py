@@ -17,7 +17,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from service.settings import Settings
+from contract.paths import shared_data_dir
+from contract.settings import Settings
 from tests.deploy_files import (
     BASE,
     DOCKERFILE,
@@ -42,8 +43,7 @@ from tests.deploy_files import (
 @pytest.fixture(scope="session")
 def compose_schema() -> dict[str, Any]:
     """The Compose Specification schema from the shared folder, read in place."""
-    data = os.environ.get("DFDETECT_TEST_DATA")
-    root = Path(data).parent if data else REPO_ROOT.parent / "shared"
+    root = shared_data_dir(REPO_ROOT).parent
     path = root / "schemas" / "compose-spec.json"
     if not path.is_file():
         reason = f"Compose schema not found at {path} (set DFDETECT_TEST_DATA)"
@@ -101,7 +101,7 @@ def test_every_hadolint_ignore_says_why() -> None:
 
 
 def test_every_dfdetect_command_parses_with_the_cli() -> None:
-    from service.cli import build_parser
+    from cli.main import build_parser
 
     commands: list[list[str]] = []
     for target in {*runtime_targets().values()}:

@@ -52,7 +52,7 @@ def stack(
         "DFDETECT_SEQUENCES": "3",
         "DFDETECT_WORKER_HEARTBEAT_S": "1",
     }
-    cli = [sys.executable, "-m", "service.cli"]
+    cli = [sys.executable, "-m", "cli.main"]
     logs = tmp_path / "logs"
     logs.mkdir()
     api = subprocess.Popen([*cli, "serve"], env=env, stderr=(logs / "api.log").open("wb"))
@@ -123,7 +123,7 @@ def test_dfdetect_run_starts_everything_and_stops_cleanly(
         "DFDETECT_DEVICE": "cpu",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "run"],
+        [sys.executable, "-m", "cli.main", "run"],
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

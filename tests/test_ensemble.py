@@ -18,10 +18,10 @@ import pytest
 import torch
 from torch import nn
 
+from contract.errors import ModelError
 from models.batching import unique_crops
 from models.ensemble import Ensemble, EnsembleScores, resolve_device
 from models.manifest import load_manifest
-from service.errors import ModelError
 from tests.conftest import TEST_IMAGE_SIZE
 from tests.lively import photo_crops
 

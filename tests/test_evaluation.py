@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.metrics import LOG_LOSS_EPS, binary_report, log_loss
-from models.reencode import parse_augmentations, reencode
 from tests.media import encode_clip, numbered_frames
+from training.metrics import LOG_LOSS_EPS, binary_report, log_loss
+from training.reencode import parse_augmentations, reencode
 from workers.sampling import sample_frames
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from contract.pipeline import PipelineConfig
 from tests import media
-from workers.config import PipelineConfig
 from workers.faces import Detection, FaceDetector, select_faces
 from workers.sampling import sample_frames
 

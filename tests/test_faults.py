@@ -16,8 +16,9 @@ from rq import Queue
 from rq.job import Job
 from rq.job import JobStatus as RQStatus
 
+from contract.pipeline import PipelineConfig
+from contract.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests import bad_media, media
 from tests.fault_helpers import (
     WORKER_START_S,
@@ -29,7 +30,6 @@ from tests.fault_helpers import (
     wait_for,
     worker_env,
 )
-from workers.config import PipelineConfig
 from workers.pipeline import DetectionPipeline
 from workers.worker import DetectionWorker
 

@@ -19,8 +19,8 @@ from schemathesis import Case
 from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from contract.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from workers.pipeline import DetectionPipeline
 from workers.worker import DetectionWorker
 

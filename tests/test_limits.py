@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from rq.job import Job
 
+from contract.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests import bad_media
 from tests.fault_helpers import (
     BOUNDARY,

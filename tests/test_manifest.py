@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from contract.errors import ModelError
 from models.manifest import (
     MANIFEST_FILE,
     Manifest,
@@ -22,7 +23,6 @@ from models.manifest import (
 )
 from models.networks import FrameClassifier, SequenceClassifier
 from models.scaffold import member_prefix, scaffold_ensemble
-from service.errors import ModelError
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
 
 CPU = torch.device("cpu")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.manifest import MemberSpec
+from models.manifest import MemberSpec, create_classifier
 from models.networks import (
     FrameClassifier,
     SequenceClassifier,
     build_classifier,
     classifier_kinds,
-    create_classifier,
 )
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from service.commands import openapi_document
+from cli.serve import openapi_document
 from tests.conftest import REPO_ROOT
 
 SPEC_PATH = REPO_ROOT / "openapi" / "openapi.json"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
-from service.errors import InvalidVideo
-from workers.config import PipelineConfig
+from cli.main import main
+from contract.errors import InvalidVideo
+from contract.pipeline import PipelineConfig
+from contract.result import DetectionResult
 from workers.pipeline import DetectionPipeline
-from workers.result import DetectionResult
 
 pytestmark = pytest.mark.clips
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from workers.postprocess import (
+from models.postprocess import (
     DEFAULT_CASCADE,
     PostprocessSpec,
     cascade_postprocess,

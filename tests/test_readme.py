@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from service.cli import build_parser
-from service.settings import Settings
+from cli.main import build_parser
+from contract.settings import Settings
 from tests.conftest import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.errors import InvalidVideo, NoVideoStream
+from contract.digest import file_sha256
+from contract.errors import InvalidVideo, NoVideoStream
 from tests import media
-from workers.sampling import SampledVideo, file_sha256, sample_frames, sequence_starts
+from workers.sampling import SampledVideo, sample_frames, sequence_starts
 
 # 15th place: 10 sequences of 5 consecutive frames.
 N, L = 10, 5

@@ -13,15 +13,15 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from models.augment import augment_frames, cutmix, frame_window, training_augmentation
-from models.cache import CacheSettings, write_settings
-from models.datasets import balanced_sampler
-from models.dfdc import DatasetError, read_dfdc
-from models.fit_postprocess import _Table, cascades, count_grid, fit_member
 from models.manifest import MemberSpec
-from models.recipe import TrainOptions, lr_factor
-from models.train_sequence import check_length
-from workers.postprocess import PostprocessSpec, cascade_postprocess
+from models.postprocess import PostprocessSpec, cascade_postprocess
+from training.augment import augment_frames, cutmix, frame_window, training_augmentation
+from training.cache import CacheSettings, write_settings
+from training.datasets import balanced_sampler
+from training.dfdc import DatasetError, read_dfdc
+from training.fit_postprocess import _Table, cascades, count_grid, fit_member
+from training.schedule import TrainOptions, lr_factor
+from training.train_sequence import check_length
 
 STEPS = 10  # optimiser steps an epoch
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.cache import open_cache, read_png
+from cli.main import main
+from contract.digest import file_sha256
+from contract.result import UNTRAINED_WARNING
 from models.ensemble import Ensemble
 from models.manifest import Manifest, load_manifest
-from service.cli import main
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
 from tests.labelled_set import labelled_set
-from workers.result import UNTRAINED_WARNING
-from workers.sampling import file_sha256
+from training.cache import open_cache, read_png
 
 REAL, FAKE = 3, 3
 SAMPLING = ["--sequences", "2", "--device", "cpu"]

@@ -1,20 +1,16 @@
-"""Face crops with the 15th-place margin, resized and normalised for the classifiers."""
+"""Face crops with the 15th-place margin, cut from the full frame and resized.
+
+Normalisation is the member's: models/batching.py `crops_to_batch`.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import cv2
 import numpy as np
-import torch
 
-from workers.config import CROP_MARGIN_RATIO
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-"""ImageNet channel means (RGB), the normalisation the timm EfficientNets were trained with."""
-IMAGENET_STD = (0.229, 0.224, 0.225)
-"""ImageNet channel standard deviations (RGB)."""
+from contract.pipeline import CROP_MARGIN_RATIO
 
 
 def margin_box(
@@ -46,14 +42,3 @@ def resize_crop(crop: np.ndarray, size: int) -> np.ndarray:
     """A size x size copy of a crop, area interpolation as the 15th-place kernel used."""
     resized: np.ndarray = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     return resized
-
-
-def to_batch(crops: Sequence[np.ndarray], size: int) -> torch.Tensor:
-    """Crops as one float32 NCHW tensor: resized, scaled to [0, 1], ImageNet-normalised."""
-    if not crops:
-        return torch.empty((0, 3, size, size), dtype=torch.float32)
-    stacked = np.stack([resize_crop(crop, size) for crop in crops])
-    batch = torch.from_numpy(stacked).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return batch.sub_(mean).div_(std).contiguous()

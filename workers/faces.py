@@ -22,7 +22,7 @@ from facenet_pytorch.models.utils.detect_face import (
 from torch.nn.functional import interpolate
 from torchvision.ops.boxes import batched_nms
 
-from workers.config import (
+from contract.pipeline import (
     CONFIDENT_FACE_PROB,
     FALLBACK_FACE_PROB,
     MAX_FACES,

@@ -12,8 +12,8 @@ from typing import Any
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
-from service.errors import DfdetectError
-from service.jobs import CANCEL_KEY
+from contract.errors import DfdetectError
+from contract.queue import CANCEL_KEY
 from workers.pipeline import DetectionPipeline
 
 CURRENT_PIPELINE: ContextVar[DetectionPipeline] = ContextVar("dfdetect_pipeline")

@@ -13,13 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.ensemble import Ensemble, resolve_device
-from service.errors import JobCanceled
-from workers.config import PipelineConfig
-from workers.crops import crop_with_margin
-from workers.faces import Detection, FaceDetector
-from workers.postprocess import combine_members, postprocess
-from workers.result import (
+from contract.errors import JobCanceled
+from contract.pipeline import PipelineConfig
+from contract.result import (
     NO_FACE_PROBABILITY,
     UNTRAINED_WARNING,
     Box,
@@ -29,6 +25,10 @@ from workers.result import (
     MemberResult,
     SequenceResult,
 )
+from models.ensemble import Ensemble, resolve_device
+from models.postprocess import combine_members, postprocess
+from workers.crops import crop_with_margin
+from workers.faces import Detection, FaceDetector
 from workers.sampling import SampledVideo, sample_frames, sequence_starts
 
 Progress = Callable[[str], None]
@@ -103,7 +103,7 @@ class DetectionPipeline:
         should_stop: StopCheck | None = None,
         video: SampledVideo | None = None,
     ) -> DetectionResult:
-        """Score one video file; raises service.errors exceptions for unusable input.
+        """Score one video file; raises contract.errors exceptions for unusable input.
 
         `video`: its frames from `sample` already (decoded while the device scored another
         video); the decode stage then costs nothing here.
@@ -168,13 +168,13 @@ class DetectionPipeline:
             )
         models = []
         for member in self.ensemble.members:
-            spec = member.spec
-            scores = face_scores if spec.kind == "frame" else seq_scores
+            spec, reads = member.spec, member.module.input_kind
+            scores = face_scores if reads == "frame" else seq_scores
             raw = scores.get(spec.name, np.empty(0))
             models.append(
                 MemberResult(
                     name=spec.name,
-                    kind=spec.kind,
+                    kind=reads,
                     score=postprocess([float(x) for x in raw], spec.postprocess),
                     postprocess=spec.postprocess.strategy,
                     checkpoint_sha256=spec.sha256,

@@ -7,7 +7,6 @@ no decoding), and a frame's index is its rank in presentation (pts) order.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from bisect import bisect_right
 from collections import deque
@@ -25,13 +24,11 @@ from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from service.errors import InvalidVideo, NoVideoStream
-from workers.config import DecodeMode
+from contract.digest import file_sha256
+from contract.errors import InvalidVideo, NoVideoStream
+from contract.pipeline import DecodeMode
+from contract.result import VideoInfo
 from workers.h264 import h264_nal_length_size, is_unreferenced_h264
-from workers.result import VideoInfo
-
-HASH_CHUNK_BYTES = 1 << 20
-"""Bytes read at a time when hashing a file."""
 
 
 def sequence_starts(frame_count: int, sequences: int, length: int) -> list[int]:
@@ -59,15 +56,6 @@ class SampledVideo:
     info: VideoInfo
     frames: list[SampledFrame]
     sequences: list[list[int]]
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

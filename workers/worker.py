@@ -17,9 +17,8 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 
-from service.jobs import ALIVE_KEY, MODELS_KEY, alive_ttl
-from service.schemas import WorkerModels
-from service.settings import Settings
+from contract.queue import ALIVE_KEY, MODELS_KEY, WorkerModels, alive_ttl
+from contract.settings import Settings
 from workers.jobs import CURRENT_PIPELINE
 from workers.pipeline import DetectionPipeline
 
@@ -66,7 +65,7 @@ class DetectionWorker(SimpleWorker):
         )
 
     def _advertise(self) -> None:
-        ttl = alive_ttl(self.settings)
+        ttl = alive_ttl(self.settings.worker_heartbeat_s)
         pipe = self.connection.pipeline()
         pipe.set(ALIVE_KEY.format(worker=self.name), 1, ex=ttl)
         pipe.set(

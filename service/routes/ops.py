@@ -8,9 +8,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
+from contract.result import UNTRAINED_WARNING
 from service.deps import OwnerDep, StateDep
 from service.schemas import ErrorResponse, Health, ModelsInfo, Readiness
-from workers.result import UNTRAINED_WARNING
 
 router = APIRouter(tags=["operations"])
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from contract.pipeline import DEFAULT_BACKBONE
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -19,9 +21,7 @@ def register(subparsers: Any) -> None:
         "scaffolded random-weight ensemble (timing only). Re-executes itself under jemalloc "
         "when it is installed, unless --allocator system.",
     )
-    p.add_argument(
-        "--backbone", default="tf_efficientnet_b6", help="timm backbone (15th place: B6)."
-    )
+    p.add_argument("--backbone", default=DEFAULT_BACKBONE, help="timm backbone (15th place: B6).")
     p.add_argument("--image-size", type=int, default=224, help="Crop size (15th place: 224).")
     p.add_argument("--repeats", type=int, default=1, help="Timed runs per clip and configuration.")
     p.add_argument("--warmup", type=int, default=1, help="Untimed runs per configuration first.")
@@ -74,14 +74,15 @@ def bench(args: argparse.Namespace) -> int:
     """Handler of `dfdetect bench`."""
     import os
 
-    from workers.bench_profile import jemalloc_environment, reexec
+    from bench.profiling import jemalloc_environment, reexec
 
     if args.allocator == "auto" and (env := jemalloc_environment()) is not None:
         reexec(env)
     import torch
 
-    from workers.bench import BenchOptions, default_data_dir, run_bench
-    from workers.bench_report import format_table
+    from bench.report import format_table
+    from bench.runner import BenchOptions, run_bench
+    from contract.paths import shared_data_dir
 
     torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
     options = BenchOptions(
@@ -96,7 +97,7 @@ def bench(args: argparse.Namespace) -> int:
         configs=tuple(args.configs),
         sequences=args.sequences,
         sequence_length=args.sequence_length,
-        data_dir=args.data_dir or default_data_dir(),
+        data_dir=args.data_dir or shared_data_dir(),
         throughput_workers=args.throughput_workers,
         throughput_videos=args.throughput_videos,
         cache_dir=args.cache_dir,

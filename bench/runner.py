@@ -9,8 +9,6 @@ clip, so a busy machine slows both alike and the ratio stays meaningful.
 
 from __future__ import annotations
 
-import os
-import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -21,10 +19,10 @@ from typing import Any, Literal
 
 import av
 
-from workers.bench_media import GENERATED_SECONDS, generated_clip
-from workers.config import PipelineConfig
-
-ConfigName = Literal["reference", "fast", "fast_full_size"]
+from bench.media import GENERATED_SECONDS, generated_clip
+from bench.records import BenchClip, BenchRun, ConfigName
+from contract.paths import shared_data_dir
+from contract.pipeline import DEFAULT_BACKBONE, PipelineConfig
 
 REFERENCE: dict[str, Any] = {
     "decode": "sequential",
@@ -59,40 +57,10 @@ QUICK_SECONDS = 2
 
 
 @dataclass(frozen=True)
-class BenchClip:
-    """One video of the benchmark set."""
-
-    name: str
-    path: Path
-    source: Literal["shared", "generated", "given"]
-    width: int
-    height: int
-    seconds: float
-    frames: int
-
-
-@dataclass
-class BenchRun:
-    """One timed `detect` of one clip in one configuration."""
-
-    clip: str
-    config: ConfigName
-    repeat: int
-    timings_ms: dict[str, float]
-    members_ms: dict[str, float]
-    cpu_s: float
-    peak_rss_mb: float
-    peak_gpu_mb: float | None
-    fake_probability: float
-    member_scores: dict[str, float | None]
-    result: Any = field(default=None, repr=False)  # DetectionResult, kept for agreement checks
-
-
-@dataclass(frozen=True)
 class BenchOptions:
     """What `dfdetect bench` was asked to do."""
 
-    backbone: str = "tf_efficientnet_b6"
+    backbone: str = DEFAULT_BACKBONE
     image_size: int = 224
     repeats: int = 1
     warmup: int = 1
@@ -103,16 +71,11 @@ class BenchOptions:
     configs: tuple[ConfigName, ...] = ("reference", "fast")
     sequences: int | None = None
     sequence_length: int | None = None
-    data_dir: Path = Path("../shared/data")
+    data_dir: Path = field(default_factory=shared_data_dir)
     cache_dir: Path = Path("var/bench")
     lengths: tuple[int, ...] = GENERATED_SECONDS
     throughput_workers: int = 0
     throughput_videos: int = 24
-
-
-def default_data_dir() -> Path:
-    """DFDETECT_TEST_DATA, else ../shared/data (the shared clips beside the checkout)."""
-    return Path(os.environ.get("DFDETECT_TEST_DATA", "../shared/data"))
 
 
 def probe(path: Path, source: Literal["shared", "generated", "given"]) -> BenchClip:
@@ -156,14 +119,13 @@ def bench_clips(options: BenchOptions, log: Callable[[str], None] = print) -> li
 
 def pipeline_config(options: BenchOptions, name: ConfigName) -> PipelineConfig:
     """The named configuration for this run's device, precision and frame counts."""
-    sequences = options.sequences or (2 if options.quick else None)
-    length = options.sequence_length or (3 if options.quick else None)
-    base: dict[str, Any] = {"device": options.device, "half": options.precision == "fp16"}
-    if sequences:
-        base["sequences"] = sequences
-    if length:
-        base["sequence_length"] = length
-    return PipelineConfig(**base, **CONFIGS[name])
+    return PipelineConfig().with_overrides(
+        device=options.device,
+        half=options.precision == "fp16",
+        sequences=options.sequences or (2 if options.quick else None),
+        sequence_length=options.sequence_length or (3 if options.quick else None),
+        **CONFIGS[name],
+    )
 
 
 def model_dir(options: BenchOptions) -> Path:
@@ -178,11 +140,11 @@ def model_dir(options: BenchOptions) -> Path:
 
 def run_bench(options: BenchOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Load both configurations, warm them up, time every clip in each, summarise."""
+    from bench.profiling import MemberTimer, PeakMemory, machine
+    from bench.report import summarise
+    from contract.digest import file_sha256
     from models.ensemble import resolve_device
-    from workers.bench_profile import MemberTimer, PeakMemory, machine
-    from workers.bench_report import summarise
     from workers.pipeline import DetectionPipeline
-    from workers.sampling import file_sha256
 
     clips = bench_clips(options, log)
     if not clips:
@@ -295,13 +257,3 @@ def _run_json(run: BenchRun) -> dict[str, Any]:
     out = asdict(run)
     out.pop("result")
     return out
-
-
-def ratio(numerator: float, denominator: float) -> float | None:
-    """numerator / denominator rounded to 2 places, None when undefined."""
-    return round(numerator / denominator, 2) if denominator > 0 else None
-
-
-def median(values: Sequence[float]) -> float:
-    """The median, 0 for nothing."""
-    return float(statistics.median(values)) if values else 0.0

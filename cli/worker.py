@@ -1,4 +1,4 @@
-"""Worker-room commands: worker, detect, models scaffold. Torch is imported inside handlers."""
+"""Worker-room commands: worker, detect. Torch is imported inside handlers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from service.cli import existing_file, load_settings
+from cli.common import existing_file, load_settings
 
 log = logging.getLogger("dfdetect.worker")
 
@@ -47,21 +47,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--indent", type=int, default=None, help="Pretty-print the JSON.")
     p.set_defaults(handler=detect)
 
-    models = subparsers.add_parser("models", help="Manage ensemble directories.")
-    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    p = msub.add_parser(
-        "scaffold",
-        help="Write the 15th-place three-member ensemble with random weights (trained: false).",
-    )
-    p.add_argument("--out", type=Path, required=True, help="Directory to create.")
-    p.add_argument(
-        "--backbone",
-        default="tf_efficientnet_b6",
-        help="timm backbone (default tf_efficientnet_b6).",
-    )
-    p.add_argument("--image-size", type=int, default=224, help="Crop size (default 224).")
-    p.set_defaults(handler=scaffold)
-
 
 def worker(args: argparse.Namespace) -> int:
     from redis import Redis
@@ -74,7 +59,7 @@ def worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.redis_url:
         raise SystemExit("dfdetect worker: set DFDETECT_REDIS_URL (or use `dfdetect run`)")
-    from service.errors import ModelError
+    from contract.errors import ModelError
 
     try:
         pipeline = DetectionPipeline.load(ensure_model_dir(settings), settings.pipeline())
@@ -97,22 +82,18 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def detect(args: argparse.Namespace) -> int:
-    from service.errors import DfdetectError
+    from contract.errors import DfdetectError
     from workers.pipeline import DetectionPipeline
     from workers.worker import ensure_model_dir
 
     settings = load_settings()
-    overrides = {
-        "device": args.device,
-        "sequences": args.sequences,
-        "sequence_length": args.sequence_length,
-        "detect_scale": args.detect_scale,
-        "decode": args.decode,
-    }
-    config = settings.pipeline().model_copy(
-        update={k: v for k, v in overrides.items() if v is not None}
+    config = settings.pipeline().with_overrides(
+        device=args.device,
+        sequences=args.sequences,
+        sequence_length=args.sequence_length,
+        detect_scale=args.detect_scale,
+        decode=args.decode,
     )
-    config = type(config).model_validate(config.model_dump())  # re-run the field checks
     model_dir = args.model_dir or ensure_model_dir(settings)
     pipeline = DetectionPipeline.load(model_dir, config)
     failures = 0
@@ -128,12 +109,3 @@ def detect(args: argparse.Namespace) -> int:
             json.dumps({"file": str(video), **result.model_dump(mode="json")}, indent=args.indent)
         )
     return 1 if failures else 0
-
-
-def scaffold(args: argparse.Namespace) -> int:
-    from models.scaffold import scaffold_ensemble
-
-    manifest = scaffold_ensemble(args.out, backbone=args.backbone, image_size=args.image_size)
-    names = ", ".join(m.name for m in manifest.members)
-    print(f"wrote {args.out}: {names} (random weights, trained: false)")
-    return 0

@@ -7,15 +7,15 @@ import logging
 
 import torch
 
-from models.augment import training_augmentation
-from models.cache import open_cache
-from models.datasets import CropDataset
 from models.manifest import MemberSpec
 from models.networks import build_classifier
-from models.recipe import TrainOptions, TrainState
+from models.postprocess import PostprocessSpec
 from models.scaffold import member_prefix
-from models.trainer import Trainer
-from workers.postprocess import PostprocessSpec
+from training.augment import training_augmentation
+from training.cache import open_cache
+from training.datasets import CropDataset
+from training.schedule import TrainOptions, TrainState
+from training.trainer import Trainer
 
 log = logging.getLogger("dfdetect.train")
 
@@ -59,6 +59,8 @@ def train_frame(options: TrainOptions, backbone: str, *, pretrained: bool = Fals
             kind="frame",
             backbone=backbone,
             image_size=options.image_size,
+            mean=options.mean,
+            std=options.std,
             checkpoint=f"{options.name}.safetensors",
             sha256=sha256,
             trained=True,

@@ -14,13 +14,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from models.dfdc import LabelledVideo
-from models.metrics import DECISION_THRESHOLD, LOG_LOSS_EPS, binary_report, roc_points
-from models.reencode import reencode
-from models.scoring import ScoredVideo, score_videos
-from service.errors import DfdetectError
+from contract.errors import DfdetectError
+from contract.result import NO_FACE_PROBABILITY
+from training.dfdc import LabelledVideo
+from training.metrics import DECISION_THRESHOLD, LOG_LOSS_EPS, binary_report, roc_points
+from training.reencode import reencode
+from training.scoring import ScoredVideo, score_videos
 from workers.pipeline import DetectionPipeline
-from workers.result import NO_FACE_PROBABILITY
 
 ORIGINAL = "original"
 """The condition name of the clips as they are."""

@@ -21,7 +21,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from models.cache import (
+from contract.errors import DfdetectError
+from contract.pipeline import PipelineConfig
+from models.ensemble import resolve_device
+from training.cache import (
     CROPS_DIR,
     CachedFace,
     CachedSequence,
@@ -35,10 +38,7 @@ from models.cache import (
     write_png,
     write_settings,
 )
-from models.dfdc import DatasetError, LabelledVideo
-from models.ensemble import resolve_device
-from service.errors import DfdetectError
-from workers.config import PipelineConfig
+from training.dfdc import DatasetError, LabelledVideo
 from workers.crops import crop_with_margin, resize_crop
 from workers.faces import FaceDetector
 from workers.pipeline import sequence_crops

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
+
 LEARNING_RATE = 3e-4
 """15th place: AdamW base learning rate."""
 WEIGHT_DECAY = 1e-3
@@ -55,6 +57,9 @@ class TrainOptions:
     progress: bool = True
     member: dict[str, Any] = field(default_factory=dict)
     """What only this kind of member records (backbone, encoder, sequence length)."""
+    mean: Rgb = IMAGENET_MEAN
+    """Input normalisation of the backbone (ImageNet's unless its pretrained config differs)."""
+    std: Rgb = IMAGENET_STD
 
     def recipe(self) -> dict[str, Any]:
         """The options as recorded in the manifest's `training`."""

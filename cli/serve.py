@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from service.cli import load_settings
+from cli.common import load_settings
 from workers.allocator import with_jemalloc
 
 log = logging.getLogger("dfdetect")
@@ -62,8 +62,8 @@ def serve(args: argparse.Namespace) -> int:
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of the app as built with default settings."""
+    from contract.settings import Settings
     from service.app import create_app
-    from service.settings import Settings
 
     return create_app(Settings(redis_url="redis://127.0.0.1:6379/0")).openapi()
 
@@ -89,7 +89,7 @@ def healthcheck(args: argparse.Namespace) -> int:
             return 1
     from redis import Redis
 
-    from service.jobs import ALIVE_KEY
+    from contract.queue import ALIVE_KEY
     from workers.naming import host_worker_prefix
 
     redis = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0", socket_timeout=5)
@@ -124,7 +124,7 @@ def run(_: argparse.Namespace) -> int:
     command = [
         sys.executable,
         "-m",
-        "service.cli",
+        "cli.main",
         "--log-level",
         logging.getLevelName(log.getEffectiveLevel()),
     ]

@@ -14,7 +14,7 @@ import av
 import cv2
 import numpy as np
 
-from service.errors import InvalidVideo
+from contract.errors import InvalidVideo
 from workers.sampling import upright
 
 AUGMENTATIONS = ("jpeg", "downscale", "halffps")

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.dfdc import LabelledVideo
+from contract.errors import DfdetectError
+from contract.pipeline import PipelineConfig
+from contract.result import NO_FACE_PROBABILITY, DetectionResult
 from models.manifest import MemberSpec, load_manifest
-from service.errors import DfdetectError
-from workers.config import PipelineConfig
+from models.networks import classifier_input
+from training.dfdc import LabelledVideo
 from workers.pipeline import DetectionPipeline
-from workers.result import NO_FACE_PROBABILITY, DetectionResult
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ScoredVideo:
         """A member's scores before post-processing: per face, or per sequence."""
         if self.result is None:
             return np.empty(0)
-        if spec.kind == "frame":
+        if classifier_input(spec.kind) == "frame":
             values = [
                 face.member_scores[spec.name]
                 for frame in self.result.frames
@@ -54,12 +55,11 @@ class ScoredVideo:
 def pipeline_config(base: PipelineConfig, model_dir: Path, **overrides: object) -> PipelineConfig:
     """`base` with the options given; the sequence length defaults to the one the ensemble's
     sequence members were trained on."""
-    updates = {key: value for key, value in overrides.items() if value is not None}
-    if "sequence_length" not in updates:
+    if overrides.get("sequence_length") is None:
         lengths = [m.sequence_length for m in load_manifest(model_dir).members if m.sequence_length]
         if lengths:
-            updates["sequence_length"] = lengths[0]
-    return PipelineConfig.model_validate({**base.model_dump(), **updates})
+            overrides["sequence_length"] = lengths[0]
+    return base.with_overrides(**overrides)
 
 
 def score_videos(

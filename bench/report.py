@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from workers.result import Box, DetectionResult
-
-if TYPE_CHECKING:
-    from workers.bench import BenchClip, BenchRun
+from bench.records import BenchClip, BenchRun, median, ratio
+from contract.result import Box, DetectionResult
 
 STAGES = ("decode", "detect_faces", "crop", "score", "postprocess", "total")
 """The pipeline's stages, in order (DetectionPipeline.detect's timings_ms)."""
@@ -18,8 +16,6 @@ MATCH_IOU = 0.5
 
 def summarise(clips: Sequence[BenchClip], runs: Sequence[BenchRun]) -> dict[str, Any]:
     """Medians per clip and configuration, speed-ups, length scaling, agreement."""
-    from workers.bench import median, ratio
-
     summary: list[dict[str, Any]] = []
     for clip in clips:
         for config in dict.fromkeys(run.config for run in runs):
@@ -67,8 +63,6 @@ def summarise(clips: Sequence[BenchClip], runs: Sequence[BenchRun]) -> dict[str,
 
 def length_scaling(clips: Sequence[BenchClip], totals: dict[tuple[str, str], float]) -> dict:
     """Each generated clip's total over the 10-s generated clip's, per configuration."""
-    from workers.bench import ratio
-
     generated = sorted((c for c in clips if c.source == "generated"), key=lambda c: c.seconds)
     out: dict[str, dict[str, float | None]] = {}
     if len(generated) < 2:

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from models.dfdc import DatasetError, Label
+from training.dfdc import DatasetError, Label
 
 SETTINGS_FILE = "cache.json"
 """The cache's settings file."""

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from contract.result import NO_FACE_PROBABILITY
 from models.manifest import Manifest, MemberSpec, load_manifest, save_manifest
-from models.metrics import log_loss, log_losses
-from models.scoring import ScoredVideo
-from workers.postprocess import PostprocessSpec, combine_members, postprocess
-from workers.result import NO_FACE_PROBABILITY
+from models.postprocess import PostprocessSpec, combine_members, postprocess
+from training.metrics import log_loss, log_losses
+from training.scoring import ScoredVideo
 
 THRESHOLDS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55)
 """Cascade and confident-strategy thresholds tried."""

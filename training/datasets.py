@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from models.augment import augment_frames, frame_window
-from models.cache import CROPS_DIR, CachedVideo, open_cache, read_png, split_strip
-from models.dfdc import DatasetError
-from workers.crops import to_batch
+from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
+from models.batching import crops_to_batch
+from training.augment import augment_frames, frame_window
+from training.cache import CROPS_DIR, CachedVideo, open_cache, read_png, split_strip
+from training.dfdc import DatasetError
 
 Sample = tuple[np.ndarray, float, int]
 """(uint8 crops (L, H, W, 3), target, video number) as a dataset yields it."""
@@ -137,15 +138,25 @@ class Batch:
 
 
 class Collate:
-    """Stack samples into a Batch: resized and ImageNet-normalised by the pipeline's to_batch."""
+    """Stack samples into a Batch: resized and normalised by inference's own crops_to_batch."""
 
-    def __init__(self, image_size: int, *, sequences: bool) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        *,
+        sequences: bool,
+        mean: Rgb = IMAGENET_MEAN,
+        std: Rgb = IMAGENET_STD,
+    ) -> None:
         self.image_size = image_size
         self.sequences = sequences
+        self.mean, self.std = mean, std
 
     def __call__(self, samples: list[Sample]) -> Batch:
         crops = [frame for frames, _, _ in samples for frame in frames]
-        images = to_batch(crops, self.image_size)
+        images = crops_to_batch(
+            crops, self.image_size, torch.device("cpu"), mean=self.mean, std=self.std
+        )
         if self.sequences:
             images = images.view(len(samples), -1, *images.shape[1:])
         targets = torch.tensor([target for _, target, _ in samples], dtype=torch.float32)

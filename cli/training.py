@@ -10,8 +10,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from models import handlers
-from models.recipe import CYCLE_EPOCHS, LEARNING_RATE, WARMUP_MULTIPLIER, WEIGHT_DECAY
+from cli import train_handlers as handlers
+from contract.pipeline import DEFAULT_BACKBONE
+from training.schedule import CYCLE_EPOCHS, LEARNING_RATE, WARMUP_MULTIPLIER, WEIGHT_DECAY
 
 DEFAULT_EVAL_DIR = Path("var/evaluation")
 """Where `dfdetect evaluate` writes its report without --out."""
@@ -25,7 +26,7 @@ def _positive(value: str) -> int:
 
 
 def _encoder(value: str) -> tuple[Path, str]:
-    from models.train_sequence import parse_encoder
+    from training.train_sequence import parse_encoder
 
     try:
         return parse_encoder(value)
@@ -34,7 +35,7 @@ def _encoder(value: str) -> tuple[Path, str]:
 
 
 def _augmentations(value: str) -> list[str]:
-    from models.reencode import parse_augmentations
+    from training.reencode import parse_augmentations
 
     try:
         return parse_augmentations(value)
@@ -119,7 +120,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--backbone",
-        default="tf_efficientnet_b6",
+        default=DEFAULT_BACKBONE,
         help="timm backbone (default tf_efficientnet_b6, the 15th-place choice).",
     )
     p.add_argument(

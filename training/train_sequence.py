@@ -7,17 +7,17 @@ from pathlib import Path
 
 import torch
 
-from models.augment import HALF_FPS_PROB, training_augmentation
-from models.cache import open_cache
-from models.datasets import CropDataset
-from models.dfdc import DatasetError
+from contract.errors import ModelError
 from models.manifest import MemberSpec, load_manifest, load_member
-from models.networks import SequenceClassifier
-from models.recipe import TrainOptions, TrainState
+from models.networks import build_classifier
+from models.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
 from models.scaffold import member_prefix
-from models.trainer import Trainer
-from service.errors import ModelError
-from workers.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
+from training.augment import HALF_FPS_PROB, training_augmentation
+from training.cache import open_cache
+from training.datasets import CropDataset
+from training.dfdc import DatasetError
+from training.schedule import TrainOptions, TrainState
+from training.trainer import Trainer
 
 
 def parse_encoder(value: str) -> tuple[Path, str]:
@@ -67,6 +67,7 @@ def train_sequence(
     encoder = frame_spec(encoder_dir, encoder_name)
     frame = load_member(encoder_dir, encoder, torch.device("cpu"))  # checksum verified
     options.image_size = encoder.image_size  # the frozen encoder's input size
+    options.mean, options.std = encoder.mean, encoder.std  # and its normalisation
     options.member = {
         "encoder": f"{encoder_dir}:{encoder_name}",
         "encoder_sha256": encoder.sha256,
@@ -75,7 +76,7 @@ def train_sequence(
     }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        module = SequenceClassifier(encoder.backbone)
+        module = build_classifier("sequence", encoder.backbone)
     module.encoder.load_state_dict(frame.encoder.state_dict())
     transform = training_augmentation(options.seed) if options.augment else None
     train = CropDataset(
@@ -96,6 +97,8 @@ def train_sequence(
             kind="sequence",
             backbone=encoder.backbone,
             image_size=encoder.image_size,
+            mean=encoder.mean,
+            std=encoder.std,
             checkpoint=f"{options.name}.safetensors",
             sha256=sha256,
             trained=True,

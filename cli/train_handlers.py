@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from service.cli import load_settings
+from cli.common import load_settings
 
 
 def _options(args: argparse.Namespace, out: Path, name: str, image_size: int) -> Any:
-    from models.recipe import TrainOptions
+    from training.schedule import TrainOptions
 
     return TrainOptions(
         caches=args.cache,
@@ -38,7 +38,7 @@ def _options(args: argparse.Namespace, out: Path, name: str, image_size: int) ->
 
 
 def _pipeline_config(args: argparse.Namespace, model_dir: Path | None) -> Any:
-    from models.scoring import pipeline_config
+    from training.scoring import pipeline_config
 
     overrides = {
         "sequences": args.sequences,
@@ -48,9 +48,7 @@ def _pipeline_config(args: argparse.Namespace, model_dir: Path | None) -> Any:
     }
     base = load_settings().pipeline()
     if model_dir is None:
-        return base.model_validate(
-            {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
-        )
+        return base.with_overrides(**overrides)
     return pipeline_config(base, model_dir, **overrides)
 
 
@@ -60,8 +58,8 @@ def _fail(command: str, exc: Exception) -> SystemExit:
 
 def preprocess(args: argparse.Namespace) -> int:
     """`dfdetect preprocess`: cache crops, print the summary."""
-    from models.dfdc import DatasetError, read_folders
-    from models.preprocess import preprocess as run
+    from training.dfdc import DatasetError, read_folders
+    from training.preprocess import preprocess as run
 
     try:
         summary = run(
@@ -90,10 +88,10 @@ def _report_training(options: Any, state: Any) -> None:
 
 def train_frame(args: argparse.Namespace) -> int:
     """`dfdetect train frame`."""
-    from models.dfdc import DatasetError
-    from models.train_frame import frame_member_name
-    from models.train_frame import train_frame as run
-    from service.errors import ModelError
+    from contract.errors import ModelError
+    from training.dfdc import DatasetError
+    from training.train_frame import frame_member_name
+    from training.train_frame import train_frame as run
 
     name = args.name or frame_member_name(args.backbone, args.cutmix)
     options = _options(args, args.out, name, args.image_size)
@@ -107,10 +105,10 @@ def train_frame(args: argparse.Namespace) -> int:
 
 def train_sequence(args: argparse.Namespace) -> int:
     """`dfdetect train sequence`."""
-    from models.dfdc import DatasetError
-    from models.train_sequence import frame_spec, sequence_member_name
-    from models.train_sequence import train_sequence as run
-    from service.errors import ModelError
+    from contract.errors import ModelError
+    from training.dfdc import DatasetError
+    from training.train_sequence import frame_spec, sequence_member_name
+    from training.train_sequence import train_sequence as run
 
     model_dir, member = args.encoder
     try:
@@ -125,11 +123,11 @@ def train_sequence(args: argparse.Namespace) -> int:
 
 def fit_postprocess(args: argparse.Namespace) -> int:
     """`dfdetect fit-postprocess`: score, grid-search, print the table, write the winners."""
-    from models.dfdc import DatasetError, read_folders
-    from models.fit_postprocess import apply_fits, ensemble_log_loss, format_table
-    from models.fit_postprocess import fit_postprocess as fit
-    from models.scoring import score_videos
-    from service.errors import ModelError
+    from contract.errors import ModelError
+    from training.dfdc import DatasetError, read_folders
+    from training.fit_postprocess import apply_fits, ensemble_log_loss, format_table
+    from training.fit_postprocess import fit_postprocess as fit
+    from training.scoring import score_videos
     from workers.pipeline import DetectionPipeline
 
     try:
@@ -163,9 +161,9 @@ def fit_postprocess(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """`dfdetect evaluate`: write the report, print its table."""
-    from models.dfdc import DatasetError, read_folders
-    from models.evaluate import evaluate as run
-    from service.errors import ModelError
+    from contract.errors import ModelError
+    from training.dfdc import DatasetError, read_folders
+    from training.evaluate import evaluate as run
     from workers.pipeline import DetectionPipeline
 
     try:

@@ -17,8 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from models.augment import cutmix
-from models.datasets import Batch, Collate, CropDataset, balanced_sampler, seed_worker
+from contract.errors import ModelError
 from models.ensemble import resolve_device
 from models.manifest import (
     MANIFEST_FILE,
@@ -28,9 +27,10 @@ from models.manifest import (
     save_checkpoint,
     save_manifest,
 )
-from models.metrics import log_loss
-from models.recipe import Epoch, TrainOptions, TrainState, lr_factor
-from service.errors import ModelError
+from training.augment import cutmix
+from training.datasets import Batch, Collate, CropDataset, balanced_sampler, seed_worker
+from training.metrics import log_loss
+from training.schedule import Epoch, TrainOptions, TrainState, lr_factor
 
 log = logging.getLogger("dfdetect.train")
 
@@ -75,7 +75,9 @@ class Trainer:
         self.train_set, self.val_set = train, val
         self.make_spec = make_spec
         self.sequences = train.sequence_length is not None
-        self.collate = Collate(options.image_size, sequences=self.sequences)
+        self.collate = Collate(
+            options.image_size, sequences=self.sequences, mean=options.mean, std=options.std
+        )
         self.samples = options.samples_per_epoch or len(train)
         self.steps_per_epoch = max(1, math.ceil(self.samples / options.batch_size))
         self.optimizer = torch.optim.AdamW(params, lr=options.lr, weight_decay=options.weight_decay)

@@ -9,7 +9,18 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from workers.config import MTCNN_MIN_FACE, Device, PipelineConfig
+from contract.pipeline import (
+    DEFAULT_BACKBONE,
+    DEFAULT_SEQUENCE_LENGTH,
+    DEFAULT_SEQUENCES,
+    MTCNN_MIN_FACE,
+    DetectScale,
+    DeviceSetting,
+    HalfPrecision,
+    PipelineConfig,
+    SequenceLength,
+    Sequences,
+)
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -31,7 +42,7 @@ class Settings(BaseSettings):
         None, description="Ensemble directory (manifest.json); unset: scaffold random weights."
     )
     scaffold_backbone: str = Field(
-        "tf_efficientnet_b6", description="Backbone of the scaffolded random-weight ensemble."
+        DEFAULT_BACKBONE, description="Backbone of the scaffolded random-weight ensemble."
     )
     queue_name: str = Field("dfdetect", description="RQ queue name.")
 
@@ -80,14 +91,11 @@ class Settings(BaseSettings):
     )
 
     # Pipeline
-    device: Device = Field("auto", description="auto | cpu | cuda.")
-    sequences: int = Field(10, description="Sequences sampled per video (15th place: 10).")
-    sequence_length: int = Field(5, description="Frames per sequence (15th place: 5).")
-    detect_scale: float = Field(1.0, description="Detect faces on a frame scaled by this.")
-    half: bool = Field(
-        False,
-        description="fp16 on CUDA. Off: on test networks it moved scores by up to 0.016 from fp32.",
-    )
+    device: DeviceSetting = "auto"
+    sequences: Sequences = DEFAULT_SEQUENCES
+    sequence_length: SequenceLength = DEFAULT_SEQUENCE_LENGTH
+    detect_scale: DetectScale = 1.0
+    half: HalfPrecision = False
 
     # Limits on hostile uploads (appended: .env.example lists them last)
     min_frames: int = Field(

@@ -1,0 +1,38 @@
+"""What the API and the workers agree on in Redis: the job name, the keys, what a worker has.
+
+Torch-free and free of the rest of the project: the API enqueues by dotted name and reads these
+keys without importing the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+JOB_FUNCTION = "workers.jobs.detect_video"
+"""Enqueued by dotted name so the API never imports the pipeline (or torch)."""
+CANCEL_KEY = "dfdetect:cancel:{job_id}"
+"""Set by DELETE /jobs/{id}; the running pipeline checks it between stages."""
+ALIVE_KEY = "dfdetect:alive:{worker}"
+"""Refreshed by a worker every heartbeat; gone while its job is started: the worker died."""
+MODELS_KEY = "dfdetect:models:{worker}"
+"""JSON of what a worker loaded (WorkerModels), with the same TTL as ALIVE_KEY."""
+ALIVE_TTL_FACTOR = 3
+"""A worker is dead after missing this many heartbeats."""
+
+
+def alive_ttl(heartbeat_s: int) -> int:
+    """Seconds ALIVE_KEY and MODELS_KEY live after a heartbeat of `heartbeat_s`."""
+    return heartbeat_s * ALIVE_TTL_FACTOR
+
+
+class WorkerModels(BaseModel):
+    """What one worker has loaded."""
+
+    worker: str = Field(description="RQ worker name.")
+    device: str = Field(description="cpu or cuda:N.")
+    trained: bool = Field(description="False when any member has untrained weights.")
+    members: list[dict[str, Any]] = Field(
+        description="name, kind, backbone, image_size, sha256, trained of each member."
+    )
