@@ -10,11 +10,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import bench, models, serve, training, worker
+from cli import bench, models, serve, starter, training, worker
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_MODULES = (serve, worker, models, training, bench)
+COMMAND_MODULES = (serve, worker, models, training, starter, bench)
 """Modules with `register(subparsers)`; each adds its subcommands, importing rooms lazily."""
 
 

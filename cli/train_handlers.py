@@ -28,6 +28,7 @@ def _options(args: argparse.Namespace, out: Path, name: str, image_size: int) ->
         warmup_multiplier=args.warmup_multiplier,
         cycle_epochs=args.cycle_epochs,
         cutmix=args.cutmix,
+        sbi=args.sbi,
         augment=not args.no_augment,
         device=args.device,
         amp=not args.no_amp,
@@ -58,7 +59,8 @@ def _fail(command: str, exc: Exception) -> SystemExit:
 
 def preprocess(args: argparse.Namespace) -> int:
     """`dfdetect preprocess`: cache crops, print the summary."""
-    from training.dfdc import DatasetError, read_folders
+    from contract.errors import DatasetError
+    from training.dfdc import read_folders
     from training.preprocess import preprocess as run
 
     try:
@@ -88,8 +90,7 @@ def _report_training(options: Any, state: Any) -> None:
 
 def train_frame(args: argparse.Namespace) -> int:
     """`dfdetect train frame`."""
-    from contract.errors import ModelError
-    from training.dfdc import DatasetError
+    from contract.errors import DatasetError, ModelError
     from training.train_frame import frame_member_name
     from training.train_frame import train_frame as run
 
@@ -105,8 +106,7 @@ def train_frame(args: argparse.Namespace) -> int:
 
 def train_sequence(args: argparse.Namespace) -> int:
     """`dfdetect train sequence`."""
-    from contract.errors import ModelError
-    from training.dfdc import DatasetError
+    from contract.errors import DatasetError, ModelError
     from training.train_sequence import frame_spec, sequence_member_name
     from training.train_sequence import train_sequence as run
 
@@ -123,8 +123,8 @@ def train_sequence(args: argparse.Namespace) -> int:
 
 def fit_postprocess(args: argparse.Namespace) -> int:
     """`dfdetect fit-postprocess`: score, grid-search, print the table, write the winners."""
-    from contract.errors import ModelError
-    from training.dfdc import DatasetError, read_folders
+    from contract.errors import DatasetError, ModelError
+    from training.dfdc import read_folders
     from training.fit_postprocess import apply_fits, ensemble_log_loss, format_table
     from training.fit_postprocess import fit_postprocess as fit
     from training.scoring import score_videos
@@ -161,8 +161,8 @@ def fit_postprocess(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """`dfdetect evaluate`: write the report, print its table."""
-    from contract.errors import ModelError
-    from training.dfdc import DatasetError, read_folders
+    from contract.errors import DatasetError, ModelError
+    from training.dfdc import read_folders
     from training.evaluate import evaluate as run
     from workers.pipeline import DetectionPipeline
 

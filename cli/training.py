@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli import starter
 from cli import train_handlers as handlers
 from contract.pipeline import DEFAULT_BACKBONE
 from training.schedule import CYCLE_EPOCHS, LEARNING_RATE, WARMUP_MULTIPLIER, WEIGHT_DECAY
@@ -129,7 +130,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--pretrained",
         action="store_true",
-        help="Start from timm's ImageNet weights (downloads them; needs the internet).",
+        help="Start from ImageNet weights: from an installed package where one ships them "
+        "(tf_efficientnet_lite0/lite2, offline), else timm's hub (needs the internet).",
     )
     _train_options(p, "b6_frame, or b6_frame_cutmix with --cutmix (b6 from the backbone)")
     p.set_defaults(handler=handlers.train_frame)
@@ -159,6 +161,7 @@ def register(subparsers: Any) -> None:
     )
     _train_options(p, "b6_lstm (b6 from the encoder's backbone)")
     p.set_defaults(handler=handlers.train_sequence)
+    starter.register_train(tsub)
 
     p = subparsers.add_parser(
         "fit-postprocess",
@@ -269,6 +272,12 @@ def _train_options(p: argparse.ArgumentParser, default_name: str) -> None:
         "--cutmix",
         action="store_true",
         help="CutMix every batch (alpha 1; one box for all frames of a sequence).",
+    )
+    p.add_argument(
+        "--sbi",
+        action="store_true",
+        help="Self-blended images: --cache names real-face caches (dfdetect preprocess-real); "
+        "each real crop is paired with a pseudo-fake blended from itself.",
     )
     p.add_argument(
         "--no-augment",

@@ -6,6 +6,8 @@ the code of the one that ended a job. Torch-free.
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class DfdetectError(Exception):
     """Base class: `code` is stable and machine-readable; the message says how to fix it."""
@@ -17,6 +19,10 @@ class DfdetectError(Exception):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+
+    def detail(self) -> dict[str, str]:
+        """`{"code", "message"}`: the `error` of an error body, and of a failed job's meta."""
+        return {"code": self.code, "message": self.message}
 
 
 class InvalidVideo(DfdetectError):
@@ -118,6 +124,8 @@ class JobNotFound(DfdetectError):
 
 
 class JobNotCancellable(DfdetectError):
+    """DELETE /jobs/{id} on a job that has already ended (finished or failed)."""
+
     code = "job_not_cancellable"
     status = 409
 
@@ -151,7 +159,12 @@ class TooManyUploads(DfdetectError):
 
 
 class NotReady(DfdetectError):
-    code = "not_ready"
+    """/readyz: Redis does not answer, or no worker with loaded models is registered.
+
+    Its code is the readiness `status` (typed as that literal), not an error body.
+    """
+
+    code: Literal["not_ready"] = "not_ready"
     status = 503
 
 
@@ -169,6 +182,13 @@ class ProcessingTimeout(DfdetectError):
     status = 504
 
 
+class ProcessingFailed(DfdetectError):
+    """The job ended on an unexpected exception (the message names it), or with no reason kept."""
+
+    code = "processing_failed"
+    status = 500
+
+
 class WorkerLost(DfdetectError):
     """The worker running the job died (SIGKILL, crash, lost host) or was stopped cold."""
 
@@ -177,7 +197,74 @@ class WorkerLost(DfdetectError):
 
 
 class JobCanceled(DfdetectError):
-    """DELETE /jobs/{id} asked a running job to stop."""
+    """DELETE /jobs/{id} asked a running job to stop.
 
-    code = "canceled"
+    Clients never see it as an `error.code`: the job's `status` is this code (typed as that
+    literal), with no error.
+    """
+
+    code: Literal["canceled"] = "canceled"
     status = 409
+
+
+class InvalidRequest(DfdetectError):
+    """Request parameters that fail validation (FastAPI's RequestValidationError)."""
+
+    code = "invalid_request"
+    status = 422
+
+
+class NotFound(DfdetectError):
+    """No route at this path."""
+
+    code = "not_found"
+    status = 404
+
+
+class MethodNotAllowed(DfdetectError):
+    """A route exists at this path, but not for this method (the answer has `Allow`)."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
+class HttpError(DfdetectError):
+    """Any other HTTP error the framework raises; the answer keeps the framework's status."""
+
+    code = "http_error"
+    status = 400
+
+
+class ClientDisconnected(DfdetectError):
+    """The client closed the connection mid-request (nobody reads the answer)."""
+
+    code = "client_disconnected"
+    status = 400
+
+
+class DatasetError(DfdetectError):
+    """A data folder or cache that cannot be used as given; the message says how to fix it.
+
+    Operators meet it in the training commands (`dfdetect preprocess`, `train`); never over HTTP.
+    """
+
+    code = "dataset_error"
+    status = 500
+
+
+def error_classes() -> list[type[DfdetectError]]:
+    """DfdetectError and every subclass of it, level by level, in definition order."""
+    found: list[type[DfdetectError]] = [DfdetectError]
+    for cls in found:
+        found.extend(sub for sub in cls.__subclasses__() if sub not in found)
+    return found
+
+
+def error_codes() -> dict[str, type[DfdetectError]]:
+    """Every stable code -> the one class that has it; two classes with one code is an error."""
+    codes: dict[str, type[DfdetectError]] = {}
+    for cls in error_classes():
+        if cls.code in codes:
+            raise RuntimeError(f"{cls.__name__} and {codes[cls.code].__name__} share {cls.code!r}")
+        codes[cls.code] = cls
+    return codes

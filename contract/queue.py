@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from contract.result import ModelIdentity
+
 JOB_FUNCTION = "workers.jobs.detect_video"
 """Enqueued by dotted name so the API never imports the pipeline (or torch)."""
 CANCEL_KEY = "dfdetect:cancel:{job_id}"
@@ -35,4 +37,7 @@ class WorkerModels(BaseModel):
     trained: bool = Field(description="False when any member has untrained weights.")
     members: list[dict[str, Any]] = Field(
         description="name, kind, backbone, image_size, sha256, trained of each member."
+    )
+    model: ModelIdentity = Field(
+        default_factory=ModelIdentity, description="Name, version and note of the weights."
     )

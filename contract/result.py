@@ -13,6 +13,8 @@ UNTRAINED_WARNING = (
     "untrained_weights: at least one ensemble member has random (untrained) weights; "
     "its scores are meaningless. Train or install trained weights (README: Bring your own weights)."
 )
+MODEL_NOTE_PREFIX = "model_note: "
+"""Starts the warning that repeats the model's note (what its scores rest on) in every result."""
 NO_FACE_PROBABILITY = 0.5
 """What the 15th-place solution answered when no face was found: the log-loss-safe guess."""
 
@@ -78,6 +80,17 @@ class MemberResult(BaseModel):
     trained: bool
 
 
+class ModelIdentity(BaseModel):
+    """Which weights answered: the model directory's name, version and what its score rests on."""
+
+    name: str | None = Field(None, examples=["dfdetect-starter-sbi-lite0"])
+    version: str | None = Field(None, examples=["1"])
+    note: str | None = Field(
+        None,
+        description="What the weights were trained on and measured, in words (model card).",
+    )
+
+
 class DetectionResult(BaseModel):
     """Overall verdict plus the per-frame, per-face, per-member breakdown."""
 
@@ -87,6 +100,9 @@ class DetectionResult(BaseModel):
         None, description="Set when no face was found and 0.5 was returned."
     )
     trained: bool = Field(description="False when any member has untrained weights.")
+    model: ModelIdentity = Field(
+        default_factory=ModelIdentity, description="The weights that answered."
+    )
     video: VideoInfo
     frames: list[FrameResult]
     sequences: list[SequenceResult]

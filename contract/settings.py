@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Embedded Redis data and scaffolded models.")
     upload_dir: Path = Field(Path("var/uploads"), description="Upload store shared with workers.")
     model_dir: Path | None = Field(
-        None, description="Ensemble directory (manifest.json); unset: scaffold random weights."
+        None, description="Ensemble directory (manifest.json); unset: the shipped starter ensemble."
     )
     scaffold_backbone: str = Field(
         DEFAULT_BACKBONE, description="Backbone of the scaffolded random-weight ensemble."

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from contract.errors import ModelError
+from contract.result import ModelIdentity
 from models.batching import (
     Crop,
     check_crop,
@@ -157,6 +158,11 @@ class Ensemble:
         """Frames per sequence the sequence members were trained on; None without them."""
         lengths = [member.spec.sequence_length for member in self.sequence_members]
         return lengths[0] if lengths else None
+
+    def identity(self) -> ModelIdentity:
+        """The manifest's name, version and note, as results and /models carry them."""
+        manifest = self.manifest
+        return ModelIdentity(name=manifest.name, version=manifest.version, note=manifest.note)
 
     def describe(self) -> list[dict[str, Any]]:
         """Members as `/models` lists them."""

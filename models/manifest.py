@@ -54,6 +54,11 @@ class MemberSpec(BaseModel):
     encoder: str | None = Field(
         default=None, description="Frame member whose backbone this one froze."
     )
+    head_only: bool = Field(
+        False,
+        description="The checkpoint holds the head only; the frozen encoder is the `encoder` "
+        "member's backbone, loaded from that member's checkpoint (no duplicated bytes).",
+    )
     training: dict[str, Any] | None = None
 
     @field_validator("checkpoint")
@@ -84,6 +89,8 @@ class MemberSpec(BaseModel):
             raise ValueError(f"sequence member {self.name!r} needs sequence_length")
         if reads == "frame" and (self.sequence_length is not None or self.encoder):
             raise ValueError(f"frame member {self.name!r} takes no sequence_length or encoder")
+        if self.head_only and not self.encoder:
+            raise ValueError(f"member {self.name!r} is head_only but names no encoder member")
         return self
 
 
@@ -93,6 +100,11 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     format_version: int = FORMAT_VERSION
+    name: str | None = Field(None, description="What the ensemble is called in every result.")
+    version: str | None = None
+    note: str | None = Field(
+        None, description="What the scores rest on, in words: shown with every result."
+    )
     members: list[MemberSpec] = Field(min_length=1)
 
     @field_validator("format_version")
@@ -151,10 +163,17 @@ def save_manifest(model_dir: Path, manifest: Manifest) -> None:
     os.replace(partial, path)
 
 
-def save_checkpoint(module: nn.Module, path: Path) -> str:
-    """Save a module's state dict as safetensors; returns the file's SHA-256."""
+ENCODER_PREFIX = "encoder."
+"""State-dict prefix of a member's backbone (models/networks.py keeps it as `encoder`)."""
+
+
+def save_checkpoint(module: nn.Module, path: Path, *, head_only: bool = False) -> str:
+    """Save a module's state dict as safetensors (without the encoder's tensors when
+    `head_only`); returns the file's SHA-256."""
     state = {
-        name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()
+        name: tensor.detach().cpu().contiguous()
+        for name, tensor in module.state_dict().items()
+        if not (head_only and name.startswith(ENCODER_PREFIX))
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,8 +207,31 @@ def create_classifier(spec: MemberSpec, pretrained: bool = False) -> Classifier:
     return build_classifier(spec.kind, spec.backbone, pretrained=pretrained)
 
 
+def _encoder_state(model_dir: Path, spec: MemberSpec) -> dict[str, torch.Tensor]:
+    """The backbone tensors of the member a head-only member froze, from its verified file."""
+    members = {member.name: member for member in load_manifest(model_dir).members}
+    owner = members.get(spec.encoder or "")
+    if owner is None or owner.head_only:
+        raise ModelError(f"member {spec.name!r} needs encoder member {spec.encoder!r} with weights")
+    trained_on = (spec.training or {}).get("encoder_sha256")
+    if trained_on and trained_on != owner.sha256:
+        raise ModelError(
+            f"member {spec.name!r} was trained on encoder {owner.name!r} with sha256 "
+            f"{trained_on}, which is now {owner.sha256}: retrain the head on the new encoder"
+        )
+    try:
+        state = load_safetensors(read_verified(model_dir, owner))
+    except SafetensorError as error:
+        raise ModelError(f"checkpoint of member {owner.name!r} is unreadable: {error}") from error
+    return {k: v for k, v in state.items() if k.startswith(ENCODER_PREFIX)}
+
+
 def load_member(model_dir: Path, spec: MemberSpec, device: torch.device) -> Classifier:
-    """Build a member's network, load its verified weights, move it to `device`, in eval mode."""
+    """Build a member's network, load its verified weights, move it to `device`, in eval mode.
+
+    A head-only member's encoder comes from its encoder member's checkpoint: the backbone
+    the ensemble then shares between the two is the same tensors by construction.
+    """
     data = read_verified(model_dir, spec)
     path = Path(model_dir) / spec.checkpoint
     try:
@@ -199,7 +241,10 @@ def load_member(model_dir: Path, spec: MemberSpec, device: torch.device) -> Clas
             f"member {spec.name!r}: cannot build {spec.backbone!r}: {error}"
         ) from error
     try:
-        module.load_state_dict(load_safetensors(data), strict=True)
+        state = load_safetensors(data)
+        if spec.head_only:
+            state.update(_encoder_state(model_dir, spec))
+        module.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError) as error:
         raise ModelError(
             f"checkpoint {path} does not fit member {spec.name!r} ({spec.kind}, "

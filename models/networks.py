@@ -14,6 +14,9 @@ import timm
 import torch
 from torch import nn
 
+from contract.errors import ModelError
+from models.pretrained import PACKAGED_WEIGHTS, packaged_state_dict
+
 HEAD_DROPOUT = 0.5
 """Dropout before the linear head and before the LSTM (15th-place code)."""
 LSTM_HIDDEN = 512
@@ -23,8 +26,26 @@ LSTM_LAYERS = 2
 
 
 def create_backbone(name: str, *, pretrained: bool = False) -> nn.Module:
-    """A timm backbone without classifier, global average pooled: images -> (N, F) features."""
-    return timm.create_model(name, pretrained=pretrained, num_classes=0, global_pool="avg")
+    """A timm backbone without classifier, global average pooled: images -> (N, F) features.
+
+    `pretrained`: ImageNet weights from an installed package when one ships them (offline,
+    models/pretrained.py), else from timm's hub; a ModelError when neither can.
+    """
+    backbone = timm.create_model(name, pretrained=False, num_classes=0, global_pool="avg")
+    if not pretrained:
+        return backbone
+    packaged = packaged_state_dict(name, backbone.state_dict())
+    if packaged is not None:
+        backbone.load_state_dict(packaged, strict=True)
+        return backbone
+    try:
+        return timm.create_model(name, pretrained=True, num_classes=0, global_pool="avg")
+    except Exception as exc:  # timm raises whatever its hub client raised offline
+        raise ModelError(
+            f"no ImageNet weights for {name!r}: no installed package ships them "
+            f"(packaged: {sorted(PACKAGED_WEIGHTS)}) and timm's hub failed ({exc}); "
+            "train without --pretrained or pick a packaged backbone"
+        ) from exc
 
 
 def feature_width(backbone: nn.Module) -> int:

@@ -19,7 +19,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from contract.errors import DfdetectError
+from contract.errors import (
+    ClientDisconnected,
+    DfdetectError,
+    HttpError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    QueueUnavailable,
+)
 from contract.settings import Settings
 from service.auth import build_auth
 from service.deps import AppState
@@ -45,50 +53,49 @@ def redis_client(url: str) -> Redis:
     )
 
 
-def error_response(
-    code: str, message: str, status: int, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """The one error body: `{"error": {"code", "message"}}`."""
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+def error_response(error: DfdetectError, status: int | None = None) -> JSONResponse:
+    """The one error body, `{"error": {"code", "message"}}`, with the error's status and headers."""
+    return JSONResponse({"error": error.detail()}, status or error.status, headers=error.headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DfdetectError)
     async def domain_error(_: Request, exc: DfdetectError) -> JSONResponse:
-        return error_response(exc.code, exc.message, exc.status, exc.headers)
+        return error_response(exc)
 
     @app.exception_handler(RedisError)
     async def redis_down(_: Request, exc: RedisError) -> JSONResponse:
         log.warning("redis unavailable: %s", exc)
         return error_response(
-            "queue_unavailable",
-            "The job queue (Redis) is unavailable; retry shortly.",
-            503,
-            {"Retry-After": "5"},
+            QueueUnavailable(
+                "The job queue (Redis) is unavailable; retry shortly.",
+                headers={"Retry-After": "5"},
+            )
         )
 
     @app.exception_handler(ClientDisconnect)
     async def client_gone(request: Request, _: ClientDisconnect) -> JSONResponse:
         # Not a server error: the partial upload is already removed, and nobody reads this.
         log.info("client disconnected during %s %s", request.method, request.url.path)
-        return error_response("client_disconnected", "The client closed the connection.", 400)
+        return error_response(ClientDisconnected("The client closed the connection."))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response("invalid_request", str(exc.errors())[:500], 422)
+        return error_response(InvalidRequest(str(exc.errors())[:500]))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error = {404: NotFound, 405: MethodNotAllowed}.get(exc.status_code, HttpError)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request.url.path))
-        return error_response(code, str(exc.detail), exc.status_code, headers)
+        # Starlette's status, whatever it is: HttpError's own is only a default.
+        return error_response(error(str(exc.detail), headers=headers), exc.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response("internal_error", "Internal error; it has been logged.", 500)
+        return error_response(DfdetectError("Internal error; it has been logged."))
 
 
 ROUTERS = (detect.router, jobs.router, ops.router, page.router)

@@ -20,7 +20,14 @@ from rq.job import Job
 from rq.job import JobStatus as RQStatus
 from rq.job_lifecycle import record_job_failure
 
-from contract.errors import JobNotCancellable, JobNotFound, QueueFull
+from contract.errors import (
+    JobCanceled,
+    JobNotCancellable,
+    JobNotFound,
+    ProcessingFailed,
+    QueueFull,
+    WorkerLost,
+)
 from contract.queue import ALIVE_KEY, CANCEL_KEY, JOB_FUNCTION, MODELS_KEY, WorkerModels
 from contract.result import DetectionResult
 from contract.settings import Settings
@@ -29,10 +36,12 @@ from service.uploads import StoredUpload
 
 QUEUE_FULL_RETRY_AFTER_S = 30
 """Retry-After for queue_full: about one job's run time on a GPU."""
-WORKER_LOST = {
-    "code": "worker_lost",
-    "message": "The worker running this job stopped (crash or kill); upload the video again.",
-}
+WORKER_LOST = WorkerLost(
+    "The worker running this job stopped (crash or kill); upload the video again."
+)
+"""What the reaper records on a started job whose worker stopped heartbeating."""
+NO_REASON = ProcessingFailed("The job failed without a recorded reason; see the worker's log.")
+"""What a failed job with no recorded error reports."""
 
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """Ids worth looking up: what RQ accepts (uuid4 here), bounded."""
@@ -115,12 +124,10 @@ class JobStore:
             result = DetectionResult.model_validate(job.return_value())
             return JobStatus(**base, status="finished", result=result)
         error = meta.get("error")
-        if state == RQStatus.CANCELED or (error or {}).get("code") == "canceled":
-            return JobStatus(**base, status="canceled")
-        error = error or {
-            "code": "processing_failed",
-            "message": "The job failed without a recorded reason; see the worker's log.",
-        }
+        if state == RQStatus.CANCELED or (error or {}).get("code") == JobCanceled.code:
+            # A job JobCanceled ended has that code as its status, and no error.
+            return JobStatus(**base, status=JobCanceled.code)
+        error = error or NO_REASON.detail()
         return JobStatus(**base, status="failed", error=ErrorDetail(**error))
 
     def cancel(self, job_id: str, owner: str) -> JobStatus:
@@ -159,10 +166,10 @@ class JobStore:
             for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False)
             if job_id == job.id
         ]
-        job.meta["error"] = dict(WORKER_LOST)
+        job.meta["error"] = WORKER_LOST.detail()
         job.save_meta()
         with self.redis.pipeline() as pipe:
-            record_job_failure(job, "worker_lost: the worker stopped heartbeating", pipe)
+            record_job_failure(job, f"{WorkerLost.code}: the worker stopped heartbeating", pipe)
             if entries:
                 pipe.zrem(registry.key, *entries)
             pipe.execute()

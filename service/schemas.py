@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract.errors import InvalidVideo, JobNotFound
 from contract.queue import WorkerModels
 from contract.result import DetectionResult
 
@@ -16,10 +17,12 @@ class ErrorDetail(BaseModel):
     """A stable code and a message that says how to fix the problem."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"code": "invalid_video", "message": "Not a video."}]}
+        json_schema_extra={"examples": [{"code": InvalidVideo.code, "message": "Not a video."}]}
     )
 
-    code: str = Field(description="Stable machine-readable error code.", examples=["invalid_video"])
+    code: str = Field(
+        description="Stable machine-readable error code.", examples=[InvalidVideo.code]
+    )
     message: str = Field(
         description="What went wrong and how to fix it.",
         examples=["The upload is not a decodable video: moov atom not found."],
@@ -31,7 +34,7 @@ class ErrorResponse(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"error": {"code": "job_not_found", "message": "No job with id abc."}}]
+            "examples": [{"error": {"code": JobNotFound.code, "message": "No job with id abc."}}]
         }
     )
 
@@ -69,7 +72,7 @@ class JobStatus(BaseModel):
                 {
                     "job_id": "3f6d1c0e",
                     "status": "failed",
-                    "error": {"code": "invalid_video", "message": "No frame could be decoded."},
+                    "error": {"code": InvalidVideo.code, "message": "No frame could be decoded."},
                 },
             ]
         }

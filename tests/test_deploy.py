@@ -216,6 +216,10 @@ def test_ports_agree_with_the_settings() -> None:
     assert instructions("dashboard", "EXPOSE") == [bound]
 
 
+MODELS_VOLUME = "/models"
+"""Where the worker mounts the models volume, for weights of your own."""
+
+
 @pytest.mark.parametrize("files", [(), OVERRIDES[:1], OVERRIDES[1:]], ids=["gpu", "cpu", "multi"])
 def test_volume_paths_agree_with_the_settings(files: tuple[str, ...]) -> None:
     services = project(*files)["services"]
@@ -229,11 +233,10 @@ def test_volume_paths_agree_with_the_settings(files: tuple[str, ...]) -> None:
     for worker in workers:
         env, mounted = worker["environment"], mounts(worker)
         assert mounted["uploads"] == env["DFDETECT_UPLOAD_DIR"] == api_mounts["uploads"]
-        assert (
-            mounted["models"]
-            == env["DFDETECT_MODEL_DIR"]
-            == image_env("worker")["DFDETECT_MODEL_DIR"]
-        )
+        # Default: the image's starter; DFDETECT_MODEL_DIR=/models serves the volume.
+        assert mounted["models"] == MODELS_VOLUME
+        assert env["DFDETECT_MODEL_DIR"] == "${DFDETECT_MODEL_DIR:-}"  # unset unless .env sets it
+        assert "DFDETECT_MODEL_DIR" not in image_env("worker")
     created = " ".join(instructions("worker", "RUN"))
     for path in (api_mounts["uploads"], mounts(workers[0])["models"]):
         assert "chown dfdetect:dfdetect" in created and path in created, path
@@ -288,9 +291,17 @@ def test_images_run_as_non_root_with_exec_form_and_healthchecks() -> None:
         healthcheck_argv(target)
 
 
-IMAGE_SOURCES = {"pyproject.toml", "README.md", "service", "workers", "models"}
-"""All an image may COPY from the build context: code and packaging, never weights."""
+IMAGE_SOURCES = {"pyproject.toml", "README.md", "contract", "service", "models", "workers"}
+IMAGE_SOURCES |= {"training", "cli"}
+"""All an image may COPY from the build context: code and packaging, never weights of yours
+(the starter ensemble, models/starter, is part of the package)."""
 KEPT_OUT = (".env", ".venv/bin/python", ".git/config", "var/models/m.safetensors", "models/m.pt")
+KEPT_OUT += ("models/mine/m.safetensors", "bench/runner.py")
+
+
+def test_the_starter_ensemble_reaches_the_worker_image() -> None:
+    assert not _dockerignored("models/starter/lite0_frame.safetensors")
+    assert not _dockerignored("models/starter/manifest.json")
 
 
 def test_no_weights_or_secrets_go_into_an_image() -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from contract.errors import DatasetError
 from contract.pipeline import PipelineConfig
 from tests.labelled_set import labelled_set
 from training.cache import INDEX_FILE, read_index, video_key
-from training.dfdc import DatasetError, read_dfdc
+from training.dfdc import read_dfdc
 from training.preprocess import preprocess
 
 CONFIG = PipelineConfig(device="cpu", sequences=2, sequence_length=3)

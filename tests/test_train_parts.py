@@ -13,12 +13,13 @@ import pytest
 import torch
 from skimage import data as skdata
 
+from contract.errors import DatasetError
 from models.manifest import MemberSpec
 from models.postprocess import PostprocessSpec, cascade_postprocess
 from training.augment import augment_frames, cutmix, frame_window, training_augmentation
 from training.cache import CacheSettings, write_settings
 from training.datasets import balanced_sampler
-from training.dfdc import DatasetError, read_dfdc
+from training.dfdc import read_dfdc
 from training.fit_postprocess import _Table, cascades, count_grid, fit_member
 from training.schedule import TrainOptions, lr_factor
 from training.train_sequence import check_length

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from training.dfdc import DatasetError, Label
+from contract.errors import DatasetError
+from training.dfdc import Label
 
 SETTINGS_FILE = "cache.json"
 """The cache's settings file."""

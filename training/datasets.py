@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
+from contract.errors import DatasetError
 from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
 from models.batching import crops_to_batch
 from training.augment import augment_frames, frame_window
 from training.cache import CROPS_DIR, CachedVideo, open_cache, read_png, split_strip
-from training.dfdc import DatasetError
 
 Sample = tuple[np.ndarray, float, int]
 """(uint8 crops (L, H, W, 3), target, video number) as a dataset yields it."""
@@ -109,7 +109,7 @@ class CropDataset(Dataset[Sample]):
 def seed_worker(worker: int) -> None:
     """DataLoader worker_init_fn: give each worker's copy of the dataset its own seed."""
     info = torch.utils.data.get_worker_info()
-    if info is not None and isinstance(info.dataset, CropDataset):
+    if info is not None and hasattr(info.dataset, "reseed"):
         info.dataset.reseed(info.seed % 2**32)
 
 
@@ -152,7 +152,11 @@ class Collate:
         self.sequences = sequences
         self.mean, self.std = mean, std
 
-    def __call__(self, samples: list[Sample]) -> Batch:
+    def __call__(self, items: Sequence[Sample | list[Sample]]) -> Batch:
+        # SBI items are [real, fake] pairs: flattened, a pair stays side by side in the batch.
+        samples: list[Sample] = []
+        for item in items:
+            samples.extend(item if isinstance(item, list) else [item])
         crops = [frame for frames, _, _ in samples for frame in frames]
         images = crops_to_batch(
             crops, self.image_size, torch.device("cpu"), mean=self.mean, std=self.std

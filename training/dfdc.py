@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from contract.errors import DatasetError
+
 METADATA_FILE = "metadata.json"
 """DFDC: each folder of videos has this file, `{"name.mp4": {"label": "FAKE" | "REAL", ...}}`."""
 
 Label = Literal["FAKE", "REAL"]
-
-
-class DatasetError(Exception):
-    """A data folder or cache that cannot be used as given; the message says how to fix it."""
 
 
 @dataclass(frozen=True)

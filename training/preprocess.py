@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from contract.errors import DfdetectError
+from contract.errors import DatasetError, DfdetectError
 from contract.pipeline import PipelineConfig
 from models.ensemble import resolve_device
 from training.cache import (
@@ -38,7 +38,7 @@ from training.cache import (
     write_png,
     write_settings,
 )
-from training.dfdc import DatasetError, LabelledVideo
+from training.dfdc import LabelledVideo
 from workers.crops import crop_with_margin, resize_crop
 from workers.faces import FaceDetector
 from workers.pipeline import sequence_crops

@@ -48,6 +48,8 @@ class TrainOptions:
     warmup_multiplier: float = WARMUP_MULTIPLIER
     cycle_epochs: int = CYCLE_EPOCHS
     cutmix: bool = False
+    sbi: bool = False
+    """Caches are real-face caches; every item is a real crop and its self-blended fake."""
     augment: bool = True
     device: str = "auto"
     amp: bool = True

@@ -10,10 +10,12 @@ import torch
 from models.manifest import MemberSpec
 from models.networks import build_classifier
 from models.postprocess import PostprocessSpec
+from models.pretrained import pretrained_config
 from models.scaffold import member_prefix
 from training.augment import training_augmentation
 from training.cache import open_cache
 from training.datasets import CropDataset
+from training.sbi_dataset import SbiDataset, sbi_datasets
 from training.schedule import TrainOptions, TrainState
 from training.trainer import Trainer
 
@@ -42,14 +44,20 @@ def warn_upsampling(options: TrainOptions) -> None:
 
 def train_frame(options: TrainOptions, backbone: str, *, pretrained: bool = False) -> TrainState:
     """Train (or resume) a frame member into `options.out`; returns the epochs' figures."""
-    warn_upsampling(options)
     options.member = {"backbone": backbone, "pretrained": pretrained}
-    transform = training_augmentation(options.seed) if options.augment else None
-    train = CropDataset(options.caches, transform=transform, seed=options.seed)
-    val = CropDataset(options.val) if options.val else None
+    options.mean, options.std = pretrained_config(backbone)[:2]
+    train: CropDataset | SbiDataset
+    val: CropDataset | SbiDataset | None
+    if options.sbi:
+        train, val = sbi_datasets(options, None)
+    else:
+        warn_upsampling(options)
+        transform = training_augmentation(options.seed) if options.augment else None
+        train = CropDataset(options.caches, transform=transform, seed=options.seed)
+        val = CropDataset(options.val) if options.val else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options.seed)
-        # pretrained=True downloads ImageNet weights through timm's hub (needs the internet).
+        # pretrained: packaged ImageNet weights offline, else timm's hub (models/networks.py).
         module = build_classifier("frame", backbone, pretrained=pretrained)
 
     def make_spec(sha256: str, info: dict[str, object]) -> MemberSpec:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from contract.errors import ModelError
+from contract.errors import DatasetError, ModelError
 from models.manifest import MemberSpec, load_manifest, load_member
 from models.networks import build_classifier
 from models.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
@@ -15,7 +15,7 @@ from models.scaffold import member_prefix
 from training.augment import HALF_FPS_PROB, training_augmentation
 from training.cache import open_cache
 from training.datasets import CropDataset
-from training.dfdc import DatasetError
+from training.sbi_dataset import SbiDataset, sbi_datasets
 from training.schedule import TrainOptions, TrainState
 from training.trainer import Trainer
 
@@ -63,7 +63,8 @@ def train_sequence(
     options: TrainOptions, encoder_dir: Path, encoder_name: str, sequence_length: int
 ) -> TrainState:
     """Train (or resume) the LSTM member into the encoder's model directory."""
-    check_length(options, sequence_length)
+    if not options.sbi:
+        check_length(options, sequence_length)
     encoder = frame_spec(encoder_dir, encoder_name)
     frame = load_member(encoder_dir, encoder, torch.device("cpu"))  # checksum verified
     options.image_size = encoder.image_size  # the frozen encoder's input size
@@ -78,15 +79,20 @@ def train_sequence(
         torch.manual_seed(options.seed)
         module = build_classifier("sequence", encoder.backbone)
     module.encoder.load_state_dict(frame.encoder.state_dict())
-    transform = training_augmentation(options.seed) if options.augment else None
-    train = CropDataset(
-        options.caches,
-        sequence_length=sequence_length,
-        transform=transform,
-        half_fps_prob=HALF_FPS_PROB if options.augment else 0.0,
-        seed=options.seed,
-    )
-    val = CropDataset(options.val, sequence_length=sequence_length) if options.val else None
+    train: CropDataset | SbiDataset
+    val: CropDataset | SbiDataset | None
+    if options.sbi:
+        train, val = sbi_datasets(options, sequence_length)
+    else:
+        transform = training_augmentation(options.seed) if options.augment else None
+        train = CropDataset(
+            options.caches,
+            sequence_length=sequence_length,
+            transform=transform,
+            half_fps_prob=HALF_FPS_PROB if options.augment else 0.0,
+            seed=options.seed,
+        )
+        val = CropDataset(options.val, sequence_length=sequence_length) if options.val else None
     # A sequence member scores L frames at once: L times fewer scores than a frame member.
     postprocess = PostprocessSpec(cascade=scale_cascade(DEFAULT_CASCADE, sequence_length))
 
@@ -105,8 +111,9 @@ def train_sequence(
             postprocess=postprocess,
             sequence_length=sequence_length,
             encoder=encoder.name,
+            head_only=True,
             training=info,
         )
 
     head = [p for p in module.parameters() if p.requires_grad]  # the frozen encoder is not
-    return Trainer(module, head, train, val, options, make_spec).run()
+    return Trainer(module, head, train, val, options, make_spec, head_only=True).run()

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler, Sampler
 from tqdm import tqdm
 
 from contract.errors import ModelError
@@ -30,6 +30,7 @@ from models.manifest import (
 from training.augment import cutmix
 from training.datasets import Batch, Collate, CropDataset, balanced_sampler, seed_worker
 from training.metrics import log_loss
+from training.sbi_dataset import SbiDataset
 from training.schedule import Epoch, TrainOptions, TrainState, lr_factor
 
 log = logging.getLogger("dfdetect.train")
@@ -64,12 +65,16 @@ class Trainer:
         self,
         module: nn.Module,
         params: Iterable[nn.Parameter],
-        train: CropDataset,
-        val: CropDataset | None,
+        train: CropDataset | SbiDataset,
+        val: CropDataset | SbiDataset | None,
         options: TrainOptions,
         make_spec: MemberFactory,
+        *,
+        head_only: bool = False,
     ) -> None:
         self.options = options
+        self.head_only = head_only
+        """Save the head only: the encoder is a frozen frame member's, stored there."""
         self.device = resolve_device(options.device)  # type: ignore[arg-type]
         self.module = module.to(self.device)
         self.train_set, self.val_set = train, val
@@ -109,7 +114,9 @@ class Trainer:
             if self.state.best is None or score is None or score < self.state.best:
                 self.state.best, self.state.best_epoch = score, epoch
                 self.state.sha256 = save_checkpoint(
-                    self.module, self.options.out / f"{self.options.name}.safetensors"
+                    self.module,
+                    self.options.out / f"{self.options.name}.safetensors",
+                    head_only=self.head_only,
                 )
             # The weights change only on a better epoch; the history on every one.
             info = self._info(finished=epoch == self.options.epochs)
@@ -123,8 +130,8 @@ class Trainer:
         self.train_set.reseed(seed)
         loader = DataLoader(
             self.train_set,
-            batch_size=self.options.batch_size,
-            sampler=balanced_sampler(self.train_set.targets, self.samples, seed),
+            batch_size=self._loader_batch(),
+            sampler=self._sampler(seed),
             collate_fn=self.collate,
             num_workers=self.options.loader_workers,
             worker_init_fn=seed_worker,
@@ -162,7 +169,7 @@ class Trainer:
         self.module.eval()
         loader = DataLoader(
             self.val_set,
-            batch_size=self.options.batch_size,
+            batch_size=self._loader_batch(),
             collate_fn=self.collate,
             num_workers=self.options.loader_workers,
         )
@@ -179,6 +186,19 @@ class Trainer:
         video_loss = log_loss([t for _, t in per_video], [q for q, _ in per_video])
         return video_loss, log_loss(y, p)
 
+    def _loader_batch(self) -> int:
+        """Items per batch: an SBI item is a real and its fake, so half as many items."""
+        paired = getattr(self.train_set, "paired", False)
+        return max(1, self.options.batch_size // 2) if paired else self.options.batch_size
+
+    def _sampler(self, seed: int) -> Sampler[int]:
+        """REAL and FAKE drawn equally often: by weights, or by pairs for SBI items."""
+        if getattr(self.train_set, "paired", False):
+            generator = torch.Generator().manual_seed(seed)
+            count = math.ceil(self.samples / 2)
+            return RandomSampler(self.train_set, True, count, generator=generator)
+        return balanced_sampler(self.train_set.targets, self.samples, seed)
+
     def _to_device(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         return batch.images.to(self.device), batch.targets.to(self.device)
 
@@ -186,7 +206,7 @@ class Trainer:
         state = self.state
         best = state.history[state.best_epoch - 1] if state.best_epoch else None
         return {
-            "recipe": "15th-place DFDC",
+            "recipe": "self-blended images (SBI)" if self.options.sbi else "15th-place DFDC",
             **self.options.recipe(),
             "optimizer": "AdamW",
             "train_videos": len(self.train_set.video_names),
@@ -222,7 +242,7 @@ class Trainer:
         if not self.state_path.is_file():
             log.info("no training state at %s: starting from epoch 1", self.state_path)
             return
-        saved = torch.load(self.state_path, map_location=self.device, weights_only=False)
+        saved = torch.load(self.state_path, map_location=self.device, weights_only=True)
         recipe = self.options.recipe()
         changed = {k for k in recipe if k != "epochs" and saved["recipe"].get(k) != recipe[k]}
         if changed:

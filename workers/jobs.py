@@ -12,7 +12,7 @@ from typing import Any
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
-from contract.errors import DfdetectError
+from contract.errors import DfdetectError, ProcessingFailed, ProcessingTimeout, WorkerLost
 from contract.queue import CANCEL_KEY
 from workers.pipeline import DetectionPipeline
 
@@ -45,24 +45,24 @@ def detect_video(upload_path: str, sha256: str) -> dict[str, Any]:
         )
         return result.model_dump(mode="json")
     except DfdetectError as exc:
-        _record_error(job.meta, exc.code, exc.message)
+        _record_error(job.meta, exc)
         raise
     except JobTimeoutException:
         _record_error(
             job.meta,
-            "processing_timeout",
-            "The video took longer than DFDETECT_JOB_TIMEOUT_S to process.",
+            ProcessingTimeout("The video took longer than DFDETECT_JOB_TIMEOUT_S to process."),
         )
         raise
     except Exception as exc:
-        _record_error(job.meta, "processing_failed", f"{type(exc).__name__}: {exc}"[:500])
+        _record_error(job.meta, ProcessingFailed(f"{type(exc).__name__}: {exc}"[:500]))
         raise
     except BaseException:
         # SystemExit from a second SIGTERM/SIGINT (RQ's cold shutdown): the job will not finish.
         _record_error(
             job.meta,
-            "worker_lost",
-            "The worker was stopped (cold shutdown) during this job; upload the video again.",
+            WorkerLost(
+                "The worker was stopped (cold shutdown) during this job; upload the video again."
+            ),
         )
         raise
     finally:
@@ -71,6 +71,6 @@ def detect_video(upload_path: str, sha256: str) -> dict[str, Any]:
         Path(upload_path).unlink(missing_ok=True)
 
 
-def _record_error(meta: dict[str, Any], code: str, message: str) -> None:
-    meta["error"] = {"code": code, "message": message}
+def _record_error(meta: dict[str, Any], error: DfdetectError) -> None:
+    meta["error"] = error.detail()
     meta.pop("stage", None)

@@ -16,6 +16,7 @@ import numpy as np
 from contract.errors import JobCanceled
 from contract.pipeline import PipelineConfig
 from contract.result import (
+    MODEL_NOTE_PREFIX,
     NO_FACE_PROBABILITY,
     UNTRAINED_WARNING,
     Box,
@@ -182,7 +183,10 @@ class DetectionPipeline:
                 )
             )
         combined = combine_members([m.score for m in models])
+        identity = self.ensemble.identity()
         warnings = [] if self.ensemble.trained else [UNTRAINED_WARNING]
+        if identity.note:
+            warnings.append(f"{MODEL_NOTE_PREFIX}{identity.note}")
         trained_length = self.ensemble.sequence_length
         if trained_length is not None and trained_length != self.config.sequence_length:
             warnings.append(
@@ -199,6 +203,7 @@ class DetectionPipeline:
             label="FAKE" if combined >= 0.5 else "REAL",
             fallback=fallback,
             trained=self.ensemble.trained,
+            model=identity,
             video=video.info,
             frames=frames,
             sequences=seq_results,

@@ -19,6 +19,7 @@ from rq.job import Job
 
 from contract.queue import ALIVE_KEY, MODELS_KEY, WorkerModels, alive_ttl
 from contract.settings import Settings
+from models.packaged import starter_dir
 from workers.jobs import CURRENT_PIPELINE
 from workers.pipeline import DetectionPipeline
 
@@ -31,9 +32,14 @@ UNTRAINED_BANNER = (
 
 
 def ensure_model_dir(settings: Settings) -> Path:
-    """The configured model directory, or a scaffolded random-weight ensemble (said loudly)."""
+    """The configured model directory, else the shipped starter ensemble, else (an install
+    without it) a scaffolded random-weight ensemble, said loudly."""
     if settings.model_dir is not None:
         return settings.model_dir
+    starter = starter_dir()
+    if starter is not None:
+        log.info("no DFDETECT_MODEL_DIR: serving the starter ensemble in %s", starter)
+        return starter
     out = settings.data_dir / "models" / f"scaffold-{settings.scaffold_backbone}"
     if not (out / "manifest.json").is_file():
         from models.scaffold import scaffold_ensemble
@@ -62,6 +68,7 @@ class DetectionWorker(SimpleWorker):
             device=str(ensemble.device),
             trained=ensemble.trained,
             members=ensemble.describe(),
+            model=ensemble.identity(),
         )
 
     def _advertise(self) -> None:

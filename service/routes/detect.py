@@ -8,24 +8,56 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from contract.errors import (
+    BadUploadRequest,
+    DfdetectError,
+    EmptyUpload,
+    InsufficientStorage,
+    InvalidVideo,
+    NoVideoStream,
+    QueueUnavailable,
+    ResolutionTooLarge,
+    ResolutionTooSmall,
+    TooFewFrames,
+    TooManyFrames,
+    UnsupportedMedia,
+    UploadTooLarge,
+    VideoTooLong,
+)
 from service.deps import OwnerDep, StateDep
 from service.probe import probe_video
 from service.schemas import ErrorResponse, JobAccepted
 
 router = APIRouter(tags=["detection"])
 
+
+def _codes(*errors: type[DfdetectError]) -> str:
+    """The errors' codes as the descriptions show them: "`a`, `b`"."""
+    return ", ".join(f"`{error.code}`" for error in errors)
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": why}
     for code, why in {
         401: "Missing or invalid API key.",
-        413: "Upload larger than DFDETECT_MAX_UPLOAD_BYTES (`upload_too_large`).",
-        415: "Container or codec not accepted (`unsupported_media`).",
-        422: "Not a decodable video or outside the limits (`invalid_video`, `no_video_stream`, "
-        "`video_too_long`, `resolution_too_large`, `resolution_too_small`, `too_many_frames`, "
-        "`too_few_frames`, `empty_upload`, `bad_upload_request`).",
+        413: f"Upload larger than DFDETECT_MAX_UPLOAD_BYTES ({_codes(UploadTooLarge)}).",
+        415: f"Container or codec not accepted ({_codes(UnsupportedMedia)}).",
+        422: "Not a decodable video or outside the limits ("
+        + _codes(
+            InvalidVideo,
+            NoVideoStream,
+            VideoTooLong,
+            ResolutionTooLarge,
+            ResolutionTooSmall,
+            TooManyFrames,
+            TooFewFrames,
+            EmptyUpload,
+            BadUploadRequest,
+        )
+        + ").",
         429: "Rate limit, queue full or too many concurrent uploads (with Retry-After).",
-        503: "Redis is unavailable (`queue_unavailable`).",
-        507: "The upload store is full (`insufficient_storage`).",
+        503: f"Redis is unavailable ({_codes(QueueUnavailable)}).",
+        507: f"The upload store is full ({_codes(InsufficientStorage)}).",
     }.items()
 }
 

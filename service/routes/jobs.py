@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
+from contract.errors import InvalidRequest, JobNotFound, QueueUnavailable
 from service.deps import OwnerDep, StateDep
 from service.schemas import ErrorResponse, JobStatus
 
@@ -15,9 +16,15 @@ router = APIRouter(tags=["jobs"])
 JobId = Path(description="The id returned by POST /detect.", examples=["3f6d1c0e-6a51"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid API key."},
-    404: {"model": ErrorResponse, "description": "No such job for this key (`job_not_found`)."},
-    422: {"model": ErrorResponse, "description": "Malformed request (`invalid_request`)."},
-    503: {"model": ErrorResponse, "description": "Redis is unavailable (`queue_unavailable`)."},
+    404: {
+        "model": ErrorResponse,
+        "description": f"No such job for this key (`{JobNotFound.code}`).",
+    },
+    422: {"model": ErrorResponse, "description": f"Malformed request (`{InvalidRequest.code}`)."},
+    503: {
+        "model": ErrorResponse,
+        "description": f"Redis is unavailable (`{QueueUnavailable.code}`).",
+    },
 }
 
 

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
+from contract.errors import NotReady, QueueUnavailable
 from contract.result import UNTRAINED_WARNING
 from service.deps import OwnerDep, StateDep
 from service.schemas import ErrorResponse, Health, ModelsInfo, Readiness
@@ -33,14 +34,16 @@ async def readyz(state: StateDep) -> JSONResponse:
         await run_in_threadpool(state.redis.ping)
         workers = await run_in_threadpool(state.jobs.workers_with_models)
     except RedisError as exc:
-        body = Readiness(status="not_ready", workers=0, reason=f"Redis unavailable: {exc}")
-        return JSONResponse(body.model_dump(), status_code=503)
+        return _not_ready(NotReady(f"Redis unavailable: {exc}"))
     if not workers:
-        body = Readiness(
-            status="not_ready", workers=0, reason="No worker with loaded models is registered."
-        )
-        return JSONResponse(body.model_dump(), status_code=503)
+        return _not_ready(NotReady("No worker with loaded models is registered."))
     return JSONResponse(Readiness(status="ready", workers=len(workers)).model_dump())
+
+
+def _not_ready(error: NotReady) -> JSONResponse:
+    """503 with the Readiness body: the error's code is its `status`, its message the reason."""
+    body = Readiness(status=error.code, workers=0, reason=error.message)
+    return JSONResponse(body.model_dump(), status_code=error.status)
 
 
 @router.get(
@@ -61,7 +64,10 @@ async def metrics(state: StateDep) -> Response:
     response_model=ModelsInfo,
     responses={
         401: {"model": ErrorResponse, "description": "Missing or invalid API key."},
-        503: {"model": ErrorResponse, "description": "Redis is unavailable (`queue_unavailable`)."},
+        503: {
+            "model": ErrorResponse,
+            "description": f"Redis is unavailable (`{QueueUnavailable.code}`).",
+        },
     },
     summary="The ensembles the workers have loaded",
     description="Members, checkpoint hashes and whether each is trained, per worker.",

