@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint pytest bench openapi clean
+.PHONY: install run test lint pytest bench openapi starter clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ pytest: install
 # Reference vs fast path per stage; e.g. make bench BENCH_ARGS='--repeats 3 --lengths 10'.
 bench: install
 	$(BIN)/dfdetect bench --json var/bench/report.json $(BENCH_ARGS)
+
+# Rebuild the starter ensemble in models/starter from ../shared/data (resumable; ~1 h on 2 cores).
+starter: install
+	$(BIN)/dfdetect train starter $(STARTER_ARGS)
 
 openapi: install
 	$(BIN)/dfdetect openapi --out openapi/openapi.json

@@ -143,7 +143,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = print) -> dict
     from bench.profiling import MemberTimer, PeakMemory, machine
     from bench.report import summarise
     from contract.digest import file_sha256
-    from models.ensemble import resolve_device
+    from models.device import resolve_device
     from workers.pipeline import DetectionPipeline
 
     clips = bench_clips(options, log)

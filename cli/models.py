@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.models_import import register_import
 from contract.pipeline import DEFAULT_BACKBONE
 
 
@@ -24,6 +25,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--image-size", type=int, default=224, help="Crop size (default 224).")
     p.set_defaults(handler=scaffold)
+    register_import(msub)
 
 
 def scaffold(args: argparse.Namespace) -> int:

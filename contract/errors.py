@@ -123,11 +123,15 @@ class JobNotFound(DfdetectError):
     status = 404
 
 
-class JobNotCancellable(DfdetectError):
-    """DELETE /jobs/{id} on a job that has already ended (finished or failed)."""
+class FaceNotFound(DfdetectError):
+    """GET /jobs/{id}/faces/{n}.jpg of the owner's job, but no image n is stored.
 
-    code = "job_not_cancellable"
-    status = 409
+    n past the job's faces, a face past the stored cap (its `image_url` is null), or a job not
+    finished yet.
+    """
+
+    code = "face_not_found"
+    status = 404
 
 
 class QueueUnavailable(DfdetectError):

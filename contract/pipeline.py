@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract.recipes import RecipeName
+
 Device = Literal["auto", "cpu", "cuda"]
 DecodeMode = Literal["seek", "sequential"]
 
@@ -87,6 +89,8 @@ class PipelineConfig(BaseModel):
     share_backbones: bool = True
     fold_norms: bool = True
     """BatchNorm folded into the convolutions before the first video (models/fold.py)."""
+    recipe: RecipeName | None = None
+    """The recipe to run (contract/recipes.py); None: the one the model directory names."""
 
     def with_overrides(self, **overrides: Any) -> PipelineConfig:
         """A copy with the given fields replaced, validated; None means "keep" (an unset flag)."""

@@ -20,6 +20,15 @@ ALIVE_KEY = "dfdetect:alive:{worker}"
 """Refreshed by a worker every heartbeat; gone while its job is started: the worker died."""
 MODELS_KEY = "dfdetect:models:{worker}"
 """JSON of what a worker loaded (WorkerModels), with the same TTL as ALIVE_KEY."""
+FACES_KEY = "dfdetect:faces:{job_id}"
+"""Hash of a finished job's face images: field n (the face's index in frame order, as text) ->
+JPEG bytes. The worker writes it with the result's TTL; deleting the job deletes it."""
+FACE_IMAGE_PATH = "/jobs/{job_id}/faces/{n}.jpg"
+"""Where the API serves face n of a job: the `image_url` of each stored face."""
+MAX_FACE_IMAGES = 128
+"""Faces stored per job, the first in frame order; later faces have no image."""
+MAX_FACE_IMAGE_BYTES = 20_000
+"""Largest JPEG stored for one face; one that cannot be encoded under it is not stored."""
 ALIVE_TTL_FACTOR = 3
 """A worker is dead after missing this many heartbeats."""
 

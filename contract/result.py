@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from contract.recipes import DEFAULT_RECIPE, RecipeName
+
 UNTRAINED_WARNING = (
     "untrained_weights: at least one ensemble member has random (untrained) weights; "
     "its scores are meaningless. Train or install trained weights (README: Bring your own weights)."
@@ -50,6 +52,14 @@ class FaceScore(BaseModel):
         description="Fake probability from each frame-classifier member."
     )
     fake_probability: float = Field(description="Mean of the member scores.")
+    image_url: str | None = Field(
+        None,
+        description="The face crop as it was scored (JPEG, owner's API key): "
+        "`/jobs/{job_id}/faces/{n}.jpg`, n the face's index in frame order. Null when not "
+        "stored: past the first 128 faces of a job, a crop no JPEG quality fits in 20 KB, "
+        "or a result not made by a worker (`dfdetect detect`).",
+        examples=["/jobs/3f6d1c0e-6a51-4a8e-9d0f-2b1c9a7e4d10/faces/0.jpg"],
+    )
 
 
 class FrameResult(BaseModel):
@@ -109,3 +119,8 @@ class DetectionResult(BaseModel):
     models: list[MemberResult]
     warnings: list[str]
     timings_ms: dict[str, float] = Field(description="Wall time of each stage, milliseconds.")
+    recipe: RecipeName = Field(
+        DEFAULT_RECIPE,
+        description="The recipe that ran: what was done to the video (sampling, faces, crops), "
+        "dfdc-15th or dfdc-1st; the model directory names it.",
+    )

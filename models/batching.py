@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Sequence
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -14,7 +15,9 @@ from torch import nn
 from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
 
 Crop = np.ndarray
-"""A face crop: uint8 RGB, (H, W, 3); area-resized when not the member's image size."""
+"""A face crop: uint8 RGB, (H, W, 3); resized by the member's rule when not its image size."""
+Resize = Literal["square_area", "isotropic_pad"]
+"""How a member fits a crop to its input size (MemberSpec.resize)."""
 
 
 def tensors_digest(module: nn.Module) -> str:
@@ -62,8 +65,9 @@ def crops_to_batch(
     channels_last: bool = False,
     mean: Rgb = IMAGENET_MEAN,
     std: Rgb = IMAGENET_STD,
+    resize: Resize = "square_area",
 ) -> torch.Tensor:
-    """uint8 HWC crops -> area-resized, normalised float NCHW on `device`.
+    """uint8 HWC crops -> resized (`resize`), normalised float NCHW on `device`.
 
     The one normalisation of the project: training batches and inference batches both come
     from here, with the mean/std the member keeps in its manifest entry (as timm keeps a
@@ -72,12 +76,8 @@ def crops_to_batch(
     """
     if not crops:
         return torch.empty((0, 3, size, size), dtype=torch.float32, device=device)
-    fitted = [
-        crop
-        if crop.shape[:2] == (size, size)
-        else cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-        for crop in crops
-    ]
+    fit = isotropic_pad if resize == "isotropic_pad" else _square_area
+    fitted = [crop if crop.shape[:2] == (size, size) else fit(crop, size) for crop in crops]
     pixels = torch.from_numpy(np.stack(fitted)).to(device)
     mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
@@ -86,6 +86,34 @@ def crops_to_batch(
     if channels_last:
         return batch.contiguous(memory_format=torch.channels_last)
     return batch.contiguous()
+
+
+def _square_area(crop: Crop, size: int) -> Crop:
+    resized: Crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return resized
+
+
+def isotropic_pad(crop: Crop, size: int) -> Crop:
+    """1st place (kernel_utils.py `isotropically_resize_image`, then `put_to_center`): the
+    longer side scaled to `size` (area down, cubic up; the other side truncated to an integer),
+    then zero-padded to a square with the crop in the middle (the odd pixel after)."""
+    height, width = crop.shape[:2]
+    if max(height, width) != size:
+        scale = size / max(height, width)
+        if width > height:  # max(1, ...): a sliver that would vanish keeps one pixel
+            width, height = size, max(1, int(height * scale))
+        else:
+            width, height = max(1, int(width * scale)), size
+        crop = cv2.resize(
+            crop,
+            (width, height),
+            interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA,
+        )
+    crop = crop[:size, :size]
+    square = np.zeros((size, size, 3), dtype=np.uint8)
+    top, left = (size - crop.shape[0]) // 2, (size - crop.shape[1]) // 2
+    square[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    return square
 
 
 def pad_batch(batch: torch.Tensor, size: int) -> torch.Tensor:

@@ -17,12 +17,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import torch
 
-from contract.errors import ModelError
 from contract.result import ModelIdentity
 from models.batching import (
     Crop,
@@ -68,18 +67,6 @@ class EnsembleScores:
 
     faces: dict[str, np.ndarray]
     sequences: dict[str, np.ndarray]
-
-
-def resolve_device(device: Literal["auto", "cpu", "cuda"]) -> torch.device:
-    """`auto` is CUDA when present, else CPU; asking for CUDA without it is a ModelError."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ModelError(
-            "device 'cuda' was asked for but CUDA is not available (no GPU visible or a "
-            "CPU-only torch build); use --device cpu or --device auto"
-        )
-    return torch.device(device)
 
 
 class Ensemble:
@@ -259,10 +246,10 @@ class Ensemble:
         With sharing, requests through the same encoder module at the same size form one
         group, and each distinct crop of a group is encoded once.
         """
-        groups: dict[tuple[int, int], list[int]] = {}
+        groups: dict[tuple[int, int, str], list[int]] = {}
         for index, (member, _) in enumerate(requests):
-            key = (id(member.module.encoder), member.spec.image_size)
-            groups.setdefault(key if self.share_backbones else (index, 0), []).append(index)
+            key = (id(member.module.encoder), member.spec.image_size, member.spec.resize)
+            groups.setdefault(key if self.share_backbones else (index, 0, ""), []).append(index)
         features: list[torch.Tensor | None] = [None] * len(requests)
         for indices in groups.values():
             member = requests[indices[0]][0]
@@ -296,6 +283,7 @@ class Ensemble:
                     channels_last=self.channels_last,
                     mean=spec.mean,
                     std=spec.std,
+                    resize=spec.resize,
                 )
                 if self.pad_batches:
                     size = next(size for size in self.batch_sizes() if size >= len(chunk))

@@ -23,8 +23,12 @@ from torch import nn
 from contract.digest import file_sha256
 from contract.errors import ModelError
 from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
+from contract.recipes import DEFAULT_RECIPE, RecipeName
+from models import dfdc_networks  # noqa: F401  (registers the 15th-place sequence kinds)
+from models.batching import Resize
 from models.networks import Classifier, build_classifier, classifier_input, classifier_kinds
 from models.postprocess import PostprocessSpec
+from models.provenance import Provenance
 
 MANIFEST_FILE = "manifest.json"
 """The manifest's file name inside a model directory."""
@@ -46,6 +50,11 @@ class MemberSpec(BaseModel):
     image_size: int = Field(gt=0, description="Square crop side the member was trained on.")
     mean: Rgb = Field(IMAGENET_MEAN, description="Per-channel mean (RGB, 0-1) of its inputs.")
     std: Rgb = Field(IMAGENET_STD, description="Per-channel std (RGB, 0-1) of its inputs.")
+    resize: Resize = Field(
+        "square_area",
+        description="How a crop becomes image_size x image_size: square_area (15th place) or "
+        "isotropic_pad (1st place: the longer side to image_size, zero-padded, centred).",
+    )
     checkpoint: str = Field(description="safetensors file name inside the model directory.")
     sha256: str
     trained: bool
@@ -60,6 +69,9 @@ class MemberSpec(BaseModel):
         "member's backbone, loaded from that member's checkpoint (no duplicated bytes).",
     )
     training: dict[str, Any] | None = None
+    provenance: Provenance | None = Field(
+        None, description="Where imported weights came from (`dfdetect models import`)."
+    )
 
     @field_validator("checkpoint")
     @classmethod
@@ -104,6 +116,9 @@ class Manifest(BaseModel):
     version: str | None = None
     note: str | None = Field(
         None, description="What the scores rest on, in words: shown with every result."
+    )
+    recipe: RecipeName = Field(
+        DEFAULT_RECIPE, description="The recipe (contract/recipes.py) the members were made for."
     )
     members: list[MemberSpec] = Field(min_length=1)
 

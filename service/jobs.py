@@ -1,4 +1,5 @@
-"""Jobs in Redis: enqueue an upload, read a job's state, cancel, reap jobs whose worker died.
+"""Jobs in Redis: enqueue an upload, read a job's state and face images, cancel or delete, reap
+jobs whose worker died.
 
 The contract with the workers (job function, Redis keys) lives in contract/queue.py.
 """
@@ -21,14 +22,21 @@ from rq.job import JobStatus as RQStatus
 from rq.job_lifecycle import record_job_failure
 
 from contract.errors import (
+    FaceNotFound,
     JobCanceled,
-    JobNotCancellable,
     JobNotFound,
     ProcessingFailed,
     QueueFull,
     WorkerLost,
 )
-from contract.queue import ALIVE_KEY, CANCEL_KEY, JOB_FUNCTION, MODELS_KEY, WorkerModels
+from contract.queue import (
+    ALIVE_KEY,
+    CANCEL_KEY,
+    FACES_KEY,
+    JOB_FUNCTION,
+    MODELS_KEY,
+    WorkerModels,
+)
 from contract.result import DetectionResult
 from contract.settings import Settings
 from service.schemas import ErrorDetail, JobStatus
@@ -130,8 +138,21 @@ class JobStore:
         error = error or NO_REASON.detail()
         return JobStatus(**base, status="failed", error=ErrorDetail(**error))
 
+    def face_image(self, job_id: str, n: int, owner: str) -> bytes:
+        """The JPEG of face n of the owner's job; 404 job_not_found, or face_not_found for n."""
+        job = self.fetch(job_id, owner)
+        data = self.redis.hget(FACES_KEY.format(job_id=job.id), str(n))
+        if not isinstance(data, bytes):  # None: no such field
+            raise FaceNotFound(
+                f"Job {job_id} has no image of face {n}: faces are numbered from 0 in frame "
+                "order, only a finished job has images, and a face whose image_url is null "
+                "has none."
+            )
+        return data
+
     def cancel(self, job_id: str, owner: str) -> JobStatus:
-        """Cancel a queued job at once; ask a running one to stop at its next stage."""
+        """Cancel a queued job at once; ask a running one to stop at its next stage; delete an
+        ended one (finished, failed) with its result and face images, answering its last state."""
         job = self.fetch(job_id, owner)
         state = job.get_status(refresh=True)
         if state in _QUEUED_STATES:
@@ -141,7 +162,13 @@ class JobStore:
         elif state == RQStatus.STARTED:
             self.redis.set(CANCEL_KEY.format(job_id=job.id), 1, ex=self.settings.job_timeout_s)
         elif state != RQStatus.CANCELED:
-            raise JobNotCancellable(f"Job {job_id} has already ended ({state.value}).")
+            last = self.describe(job)
+            with self.redis.pipeline() as pipe:
+                job.delete(pipeline=pipe)
+                pipe.delete(FACES_KEY.format(job_id=job.id))
+                pipe.execute()
+            _remove_upload(job)
+            return last
         return self.describe(job)
 
     def reap_lost_jobs(self) -> int:
@@ -172,6 +199,7 @@ class JobStore:
             record_job_failure(job, f"{WorkerLost.code}: the worker stopped heartbeating", pipe)
             if entries:
                 pipe.zrem(registry.key, *entries)
+            pipe.delete(FACES_KEY.format(job_id=job.id))  # a failed job keeps no face images
             pipe.execute()
         _remove_upload(job)
         return True

@@ -20,7 +20,8 @@ from torch import nn
 
 from contract.errors import ModelError
 from models.batching import unique_crops
-from models.ensemble import Ensemble, EnsembleScores, resolve_device
+from models.device import resolve_device
+from models.ensemble import Ensemble, EnsembleScores
 from models.manifest import load_manifest
 from tests.conftest import TEST_IMAGE_SIZE
 from tests.lively import photo_crops

@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
+from models.dfdc_networks import (
+    BILSTM_15TH,
+    LSTM_15TH,
+    Dfdc15thBiSequenceClassifier,
+    Dfdc15thSequenceClassifier,
+)
 from models.manifest import MemberSpec, create_classifier
 from models.networks import (
     FrameClassifier,
     SequenceClassifier,
     build_classifier,
+    classifier_input,
     classifier_kinds,
 )
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
@@ -96,22 +103,28 @@ def test_frozen_encoder_batchnorm_statistics_do_not_move_in_train_mode() -> None
 
 
 def member(kind: str) -> MemberSpec:
+    reads_sequences = classifier_input(kind) == "sequence"
     return MemberSpec(
         name=f"tiny_{kind}",
-        kind="sequence" if kind == "sequence" else "frame",
+        kind=kind,
         backbone=TEST_BACKBONE,
         image_size=TEST_IMAGE_SIZE,
         checkpoint=f"tiny_{kind}.safetensors",
         sha256="0" * 64,
         trained=False,
-        sequence_length=5 if kind == "sequence" else None,
+        sequence_length=5 if reads_sequences else None,
     )
 
 
 @pytest.mark.parametrize("kind", classifier_kinds())
 def test_factory_builds_every_registered_kind_from_a_manifest_member(kind: str) -> None:
-    expected = {"frame": FrameClassifier, "sequence": SequenceClassifier}[kind]
-    assert isinstance(create_classifier(member(kind)), expected)
+    expected = {
+        "frame": FrameClassifier,
+        "sequence": SequenceClassifier,
+        LSTM_15TH: Dfdc15thSequenceClassifier,
+        BILSTM_15TH: Dfdc15thBiSequenceClassifier,
+    }[kind]
+    assert type(create_classifier(member(kind))) is expected
 
 
 def test_factory_refuses_an_unknown_kind() -> None:

@@ -19,7 +19,16 @@ def test_operation_ids_are_clean() -> None:
     ids = {
         op["operationId"] for path in openapi_document()["paths"].values() for op in path.values()
     }
-    assert ids == {"detect", "get_job", "cancel_job", "healthz", "readyz", "metrics", "models"}
+    assert ids == {
+        "detect",
+        "get_job",
+        "cancel_job",
+        "get_face_image",
+        "healthz",
+        "readyz",
+        "metrics",
+        "models",
+    }
 
 
 def test_every_operation_has_a_description_and_examples() -> None:

@@ -8,10 +8,8 @@ DFDETECT_CHROMIUM); never `playwright install`. Skipped without them, a failure 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -162,36 +160,9 @@ def scored_faces(result: dict[str, Any]) -> list[tuple[int, int, float]]:
     ]
 
 
-FACE_PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-"""A 1x1 PNG, standing in for the face crops of a future face-image endpoint."""
-
-
-def serve_face_images(page: Page, key: str | None = None) -> None:
-    """Make the browser see results whose faces carry `image_url` (the planned face-image
-    endpoint), served here; with `key`, an image request without that bearer key gets 401."""
-
-    def add_urls(route: Route) -> None:
-        response = route.fetch()
-        job = response.json()
-        for frame in (job.get("result") or {}).get("frames", []):
-            for n, face in enumerate(frame["faces"]):
-                face["image_url"] = f"/jobs/{job['job_id']}/faces/{frame['index']}/{n}.png"
-        route.fulfill(response=response, json=job)
-
-    def image(route: Route) -> None:
-        if key is not None and route.request.headers.get("authorization") != f"Bearer {key}":
-            route.fulfill(status=401, json={"error": {"code": "unauthorized", "message": "no"}})
-            return
-        route.fulfill(status=200, body=FACE_PNG, content_type="image/png")
-
-    page.route("**/jobs/*/faces/**", image)
-    page.route(re.compile(r".*/jobs/[^/]+$"), add_urls)
-
-
 def assert_face_images_shown(page: Page, count: int) -> None:
-    """One <img> per face; the first and the last (lazy: once scrolled to) load."""
+    """One <img> per face (the worker's JPEGs); the first and the last (lazy: once scrolled
+    to) load."""
     images = page.locator("figure[data-testid=face-thumb] img")
     assert images.count() == count
     for image in (images.first, images.last):
@@ -264,8 +235,10 @@ def test_result_page_draws_every_scored_face(
     assert page.locator("[data-testid=face-point]").count() == len(faces)
     page.screenshot(path=str(artifacts / "result-page-375.png"), full_page=True)
 
-    # Faces with `image_url` show their image; a reload follows the job from the URL's #job=.
-    serve_face_images(page)
+    # Every face shows its image from the API; a reload follows the job from the URL's #job=.
+    assert_face_images_shown(page, len(faces))
+    srcs = page.locator("figure[data-testid=face-thumb] img").evaluate_all("e => e.map(i => i.src)")
+    assert srcs == [f"{base}/jobs/{job['job_id']}/faces/{n}.jpg" for n in range(len(faces))]
     page.reload()
     wait_for_result(page)
     assert_face_images_shown(page, len(faces))
@@ -396,9 +369,6 @@ def test_api_key_field_and_upload_with_a_key(
     assert page.locator("[data-testid=face-point]").count() == len(faces)
     page.screenshot(path=str(artifacts / "result-page-keyed.png"), full_page=True)
     # Face images need the key too: fetched with the header, shown as blob: URLs.
-    serve_face_images(page, key=API_KEY)
-    page.reload()
-    wait_for_result(page)
     assert_face_images_shown(page, len(faces))
     srcs = page.locator("figure[data-testid=face-thumb] img").evaluate_all("e => e.map(i => i.src)")
     assert all(src.startswith("blob:") for src in srcs)

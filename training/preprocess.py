@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from contract.errors import DatasetError, DfdetectError
 from contract.pipeline import PipelineConfig
-from models.ensemble import resolve_device
+from models.device import resolve_device
 from training.cache import (
     CROPS_DIR,
     CachedFace,

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, RandomSampler, Sampler
 from tqdm import tqdm
 
 from contract.errors import ModelError
-from models.ensemble import resolve_device
+from models.device import resolve_device
 from models.manifest import (
     MANIFEST_FILE,
     Manifest,

@@ -1,4 +1,5 @@
-"""The RQ job: one stored upload in, one DetectionResult (as JSON) out, the upload deleted after.
+"""The RQ job: one stored upload in, one DetectionResult (as JSON) and its face images (Redis,
+FACES_KEY) out, the upload deleted after.
 
 Runs inside a DetectionWorker, which provides the loaded pipeline through CURRENT_PIPELINE.
 """
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from rq import get_current_job
+from rq.defaults import DEFAULT_RESULT_TTL
 from rq.timeouts import JobTimeoutException
 
 from contract.errors import DfdetectError, ProcessingFailed, ProcessingTimeout, WorkerLost
 from contract.queue import CANCEL_KEY
+from workers.face_images import store_face_images
 from workers.pipeline import DetectionPipeline
 
 CURRENT_PIPELINE: ContextVar[DetectionPipeline] = ContextVar("dfdetect_pipeline")
@@ -40,10 +43,18 @@ def detect_video(upload_path: str, sha256: str) -> dict[str, Any]:
         return bool(redis.exists(cancel_key))
 
     try:
-        result = pipeline.detect(
+        output = pipeline.detect_with_crops(
             Path(upload_path), sha256=sha256, progress=progress, should_stop=should_stop
         )
-        return result.model_dump(mode="json")
+        # Written last, with the TTL RQ gives the result it saves right after this returns.
+        store_face_images(
+            redis,
+            job.id,
+            output.result,
+            output.face_crops,
+            job.get_result_ttl(DEFAULT_RESULT_TTL),
+        )
+        return output.result.model_dump(mode="json")
     except DfdetectError as exc:
         _record_error(job.meta, exc)
         raise

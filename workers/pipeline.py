@@ -26,11 +26,13 @@ from contract.result import (
     MemberResult,
     SequenceResult,
 )
-from models.ensemble import Ensemble, resolve_device
+from models.device import resolve_device
+from models.ensemble import Ensemble
 from models.postprocess import combine_members, postprocess
 from workers.crops import crop_with_margin
 from workers.faces import Detection, FaceDetector
-from workers.sampling import SampledVideo, sample_frames, sequence_starts
+from workers.recipes import RecipeSteps, detector_config, resolve_recipe
+from workers.sampling import SampledVideo, sample_frames
 
 Progress = Callable[[str], None]
 StopCheck = Callable[[], bool]
@@ -41,6 +43,15 @@ class SequenceCrop:
     frame_indices: list[int]
     face: int
     crops: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class DetectionOutput:
+    """A result and the face crops it scored: `face_crops[n]` is the n-th FaceScore in frame
+    order, cut with the margin from the full-size frame (RGB uint8, not resized)."""
+
+    result: DetectionResult
+    face_crops: list[np.ndarray]
 
 
 class _StageClock:
@@ -69,6 +80,7 @@ class DetectionPipeline:
         self.config = config
         self.ensemble = ensemble
         self.detector = detector
+        self.steps = RecipeSteps(resolve_recipe(config, ensemble.manifest.recipe), config)
 
     @classmethod
     def load(cls, model_dir: Path, config: PipelineConfig) -> DetectionPipeline:
@@ -83,7 +95,8 @@ class DetectionPipeline:
             share_backbones=config.share_backbones,
             fold_norms=config.fold_norms,
         )
-        return cls(config, ensemble, FaceDetector(config, device))
+        recipe = resolve_recipe(config, ensemble.manifest.recipe)
+        return cls(config, ensemble, FaceDetector(detector_config(config, recipe), device))
 
     def warm_up(self) -> None:
         self.ensemble.warm_up()
@@ -92,7 +105,12 @@ class DetectionPipeline:
         """The configured frames of a video (the decode stage alone; no model involved)."""
         cfg = self.config
         return sample_frames(
-            path, cfg.sequences, cfg.sequence_length, decode=cfg.decode, sha256=sha256
+            path,
+            cfg.sequences,
+            cfg.sequence_length,
+            decode=cfg.decode,
+            sha256=sha256,
+            spans_for=self.steps.spans_for(),
         )
 
     def detect(
@@ -109,26 +127,40 @@ class DetectionPipeline:
         `video`: its frames from `sample` already (decoded while the device scored another
         video); the decode stage then costs nothing here.
         """
+        return self.detect_with_crops(
+            path, sha256=sha256, progress=progress, should_stop=should_stop, video=video
+        ).result
+
+    def detect_with_crops(
+        self,
+        path: Path,
+        *,
+        sha256: str | None = None,
+        progress: Progress | None = None,
+        should_stop: StopCheck | None = None,
+        video: SampledVideo | None = None,
+    ) -> DetectionOutput:
+        """`detect`, keeping the scored face crops beside the result (the RQ job stores them)."""
         clock = _StageClock(progress, should_stop)
         total = time.perf_counter()
         with clock.stage("decode"):
             video = video or self.sample(path, sha256=sha256)
         with clock.stage("detect_faces"):
-            faces = self.detector.detect_and_select([f.image for f in video.frames])
+            faces = self.steps.faces(self.detector, [f.image for f in video.frames])
         with clock.stage("crop"):
             face_crops = [
-                crop_with_margin(frame.image, det.box)
+                self.steps.crop(frame.image, det.box)
                 for frame, dets in zip(video.frames, faces, strict=True)
                 for det in dets
             ]
-            sequences = sequence_crops(video, faces)
+            sequences = sequence_crops(video, faces) if self.steps.scores_sequences else []
         with clock.stage("score"):
             scores = self.ensemble.score(face_crops, [s.crops for s in sequences])
         with clock.stage("postprocess"):
             result = self._assemble(video, faces, scores.faces, sequences, scores.sequences)
         clock.timings_ms["total"] = round((time.perf_counter() - total) * 1000, 1)
         result.timings_ms.update(clock.timings_ms)
-        return result
+        return DetectionOutput(result, face_crops)
 
     def _assemble(
         self,
@@ -208,16 +240,15 @@ class DetectionPipeline:
             frames=frames,
             sequences=seq_results,
             models=models,
-            warnings=warnings + _decode_warnings(video, self.config),
+            warnings=warnings + _decode_warnings(video, self.steps.wanted),
+            recipe=self.steps.recipe.name,
             timings_ms={},
         )
 
 
-def _decode_warnings(video: SampledVideo, cfg: PipelineConfig) -> list[str]:
+def _decode_warnings(video: SampledVideo, wanted_for: Callable[[int], set[int]]) -> list[str]:
     """Say so when damage cost sampled frames: the score rests on fewer frames than asked."""
-    count = video.info.frame_count
-    starts = sequence_starts(count, cfg.sequences, cfg.sequence_length)
-    wanted = {i for s in starts for i in range(s, min(s + cfg.sequence_length, count))}
+    wanted = wanted_for(video.info.frame_count)
     if len(video.frames) >= len(wanted):
         return []
     return [

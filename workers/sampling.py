@@ -263,14 +263,21 @@ def sample_frames(
     *,
     decode: DecodeMode = "seek",
     sha256: str | None = None,
+    spans_for: Callable[[int], list[list[int]]] | None = None,
 ) -> SampledVideo:
-    """Decode N evenly spaced sequences of L frames (15th place: 10 x 5), upright RGB."""
+    """Decode N evenly spaced sequences of L frames (15th place: 10 x 5), upright RGB.
+
+    `spans_for`: frame count -> the runs of frame indices to decode instead (a recipe's own
+    sampling, e.g. one-frame runs at linspace positions).
+    """
     with _open(path) as container:
         stream = _video_stream(container, path)
         codec, stream_index = stream.codec_context.name, stream.index
         timeline = _scan(container, stream, path)
     starts = sequence_starts(timeline.frame_count, sequences, length)
     spans = [list(range(s, min(s + length, timeline.frame_count))) for s in starts]
+    if spans_for is not None:
+        spans = spans_for(timeline.frame_count)
     sampler = _Sampler(timeline, {i for span in spans for i in span})
     with _open(path) as container:
         stream = cast(VideoStream, container.streams[stream_index])

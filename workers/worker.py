@@ -17,7 +17,7 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 
-from contract.queue import ALIVE_KEY, MODELS_KEY, WorkerModels, alive_ttl
+from contract.queue import ALIVE_KEY, FACES_KEY, MODELS_KEY, WorkerModels, alive_ttl
 from contract.settings import Settings
 from models.packaged import starter_dir
 from workers.jobs import CURRENT_PIPELINE
@@ -111,6 +111,12 @@ class DetectionWorker(SimpleWorker):
             return super().perform_job(job, queue, execution)
         finally:
             CURRENT_PIPELINE.reset(token)
+
+    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        # A job that failed after its face images were written (a timeout, a result RQ could
+        # not save) keeps none: they live only as long as a result.
+        self.connection.delete(FACES_KEY.format(job_id=job.id))
+        super().handle_job_failure(job, queue, *args, **kwargs)
 
 
 def describe_models(worker: DetectionWorker) -> str:

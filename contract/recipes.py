@@ -1,0 +1,73 @@
+"""Recipes: what the pipeline does to a video, named, so that the name travels with a model.
+
+A model directory's manifest names the recipe its members were made for (`recipe`);
+`PipelineConfig.recipe`, when set, overrides it; every result names the recipe that ran.
+What a member does to a crop (input size, resize rule, mean/std) is the member's own, in the
+manifest. Torch-free: the API validates manifests and results with it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RecipeName = Literal["dfdc-15th", "dfdc-1st"]
+"""The registered recipes."""
+DEFAULT_RECIPE: RecipeName = "dfdc-15th"
+"""Today's behaviour: the 15th-place pipeline."""
+
+
+class Recipe(BaseModel):
+    """The steps of one solution's inference kernel, as data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: RecipeName
+    description: str
+    sampling: Literal["sequences", "linspace"] = Field(
+        description="sequences: N runs of L consecutive frames (PipelineConfig.sequences and "
+        "sequence_length); linspace: `frames` frames at linspace(0, count - 1) as integers."
+    )
+    frames: int | None = Field(None, ge=1, description="Frames a video, for linspace sampling.")
+    thresholds: tuple[float, float, float] = Field(description="MTCNN P-, R-, O-net thresholds.")
+    detection: Literal["selected", "every_face_half_size"] = Field(
+        description="selected: MTCNN on the (scaled) frame, the 15th place's choice of faces; "
+        "every_face_half_size: MTCNN on the frame halved with PIL's resize, every face it "
+        "returns, boxes doubled and truncated to integers."
+    )
+    crop: Literal["margin", "thirds"] = Field(
+        description="margin: grown by h/0.75 - h on each axis; thirds: h//3 and w//3 on each "
+        "side, cut from the full frame."
+    )
+    max_faces: int | None = Field(
+        None, ge=1, description="Most faces scored a video, in frame order (None: no cap)."
+    )
+
+
+RECIPES: dict[str, Recipe] = {
+    "dfdc-15th": Recipe(
+        name="dfdc-15th",
+        description="15th place (ryanwongsa): 10 sequences of 5 frames, MTCNN [0.6, 0.7, 0.7] "
+        "at full size, the largest confident faces, margin h/0.75 - h, cascade per member, "
+        "members averaged",
+        sampling="sequences",
+        thresholds=(0.6, 0.7, 0.7),
+        detection="selected",
+        crop="margin",
+    ),
+    "dfdc-1st": Recipe(
+        name="dfdc-1st",
+        description="1st place (selimsef, kernel_utils.py and predict_folder.py): 32 frames "
+        "spread evenly, MTCNN [0.7, 0.8, 0.8] on the half-size frame, every face, h/3 and w/3 "
+        "margins, `confident` per member, members averaged",
+        sampling="linspace",
+        frames=32,
+        thresholds=(0.7, 0.8, 0.8),
+        detection="every_face_half_size",
+        crop="thirds",
+        # predict_on_video fills a batch of 4 x 32 while `n + 1 < 128`: 127 faces at most.
+        max_faces=127,
+    ),
+}
+"""Each registered recipe."""

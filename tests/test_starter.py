@@ -1,0 +1,62 @@
+"""The committed starter ensemble: what it says about itself, and that it still scores as it did.
+
+`models/starter/evaluation.json` holds every dev clip's score measured when the weights were
+committed; a change to the pipeline, the networks or the weights that moves a score fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contract.pipeline import PipelineConfig
+from models.manifest import load_manifest
+from models.packaged import STARTER_DIR, starter_dir
+from workers.pipeline import DetectionPipeline
+
+REGRESSION_CLIPS = ("crop_0_aaqaifqrwn_0_0.mp4", "crop_0_aayrffkzxn_0_0.mp4")
+"""A FAKE and a REAL face-crop clip, short enough to score in seconds."""
+TOLERANCE = 1e-4
+"""Same code and weights on a CPU give the same score to float rounding."""
+MAX_BYTES = 64 * 1024**2
+"""The committed files stay under 64 MB."""
+
+
+@pytest.fixture(scope="module")
+def starter() -> Path:
+    found = starter_dir()
+    if found is None:
+        pytest.fail(f"no starter ensemble at {STARTER_DIR}: run `dfdetect train starter`")
+    return found
+
+
+def test_the_starter_is_trained_named_and_says_what_it_rests_on(starter: Path) -> None:
+    manifest = load_manifest(starter)
+    assert manifest.trained and manifest.name and manifest.version
+    assert manifest.note and "self-blended real faces" in manifest.note
+    assert "not a substitute" in manifest.note.lower()
+    assert (starter / "MODEL_CARD.md").is_file()
+
+
+def test_the_starter_has_the_15th_place_shape_in_under_64_mb(starter: Path) -> None:
+    members = load_manifest(starter).members
+    assert [m.kind for m in members] == ["frame", "frame", "sequence"]
+    lstm = members[2]
+    assert lstm.head_only and lstm.encoder == members[1].name  # the CutMix member's encoder
+    assert sum((starter / m.checkpoint).stat().st_size for m in members) < MAX_BYTES
+
+
+@pytest.mark.clips
+@pytest.mark.parametrize("clip", REGRESSION_CLIPS)
+def test_the_starter_scores_a_fixed_clip_as_when_it_was_committed(
+    starter: Path, videos_dir: Path, clip: str
+) -> None:
+    recorded = json.loads((starter / "evaluation.json").read_text(encoding="utf-8"))
+    expected = next(v["fake_probability"] for v in recorded["videos"] if v["file"] == clip)
+    pipeline = DetectionPipeline.load(starter, PipelineConfig(device="cpu"))
+    result = pipeline.detect(videos_dir / clip)
+    assert result.trained and result.model.name == load_manifest(starter).name
+    assert not any(w.startswith("untrained_weights") for w in result.warnings)
+    assert result.fake_probability == pytest.approx(expected, abs=TOLERANCE)
