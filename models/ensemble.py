@@ -243,8 +243,8 @@ class Ensemble:
     def _encode(self, requests: list[tuple[LoadedMember, list[Crop]]]) -> list[torch.Tensor | None]:
         """Backbone features for each request's crops; None where a request has no crops.
 
-        With sharing, requests through the same encoder module at the same size form one
-        group, and each distinct crop of a group is encoded once.
+        With sharing, requests through the same encoder module at the same size and resize
+        rule form one group, and each distinct crop of a group is encoded once.
         """
         groups: dict[tuple[int, int, str], list[int]] = {}
         for index, (member, _) in enumerate(requests):

@@ -110,7 +110,11 @@ def test_the_directory_says_what_it_holds_and_where_it_came_from(
     )
     for spec, path in zip(manifest.members, sources[0], strict=True):
         assert (spec.name, spec.kind, spec.backbone) == (path.name, "frame", "tf_efficientnet_b0")
-        assert spec.image_size == 380 and spec.postprocess.strategy == "confident"
+        assert (spec.image_size, spec.resize, spec.postprocess.strategy) == (
+            380,
+            "isotropic_pad",
+            "confident",
+        )
         assert spec.sha256 == file_sha256(out / spec.checkpoint)
         provenance = spec.provenance
         assert provenance is not None
