@@ -46,6 +46,7 @@ def _pipeline_config(args: argparse.Namespace, model_dir: Path | None) -> Any:
         "sequence_length": args.sequence_length,
         "detect_scale": args.detect_scale,
         "device": args.device,
+        "recipe": getattr(args, "recipe", None),
     }
     base = load_settings().pipeline()
     if model_dir is None:

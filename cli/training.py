@@ -13,6 +13,7 @@ from typing import Any
 from cli import starter
 from cli import train_handlers as handlers
 from contract.pipeline import DEFAULT_BACKBONE
+from contract.recipes import RECIPES
 from training.schedule import CYCLE_EPOCHS, LEARNING_RATE, WARMUP_MULTIPLIER, WEIGHT_DECAY
 
 DEFAULT_EVAL_DIR = Path("var/evaluation")
@@ -64,6 +65,12 @@ def _sampling_options(p: argparse.ArgumentParser, what: str, *, ensemble: bool =
     p.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], help="Default DFDETECT_DEVICE (auto)."
     )
+    if ensemble:
+        p.add_argument(
+            "--recipe",
+            choices=sorted(RECIPES),
+            help="Recipe to run (default DFDETECT_RECIPE, else the model directory's).",
+        )
 
 
 def register(subparsers: Any) -> None:

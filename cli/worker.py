@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.common import existing_file, load_settings
+from contract.recipes import RECIPES
 
 log = logging.getLogger("dfdetect.worker")
 
@@ -43,6 +44,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--decode", choices=["seek", "sequential"], help="Frame decoding strategy (default seek)."
+    )
+    p.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        help="Recipe to run (default DFDETECT_RECIPE, else the model directory's).",
     )
     p.add_argument("--indent", type=int, default=None, help="Pretty-print the JSON.")
     p.set_defaults(handler=detect)
@@ -93,6 +99,7 @@ def detect(args: argparse.Namespace) -> int:
         sequence_length=args.sequence_length,
         detect_scale=args.detect_scale,
         decode=args.decode,
+        recipe=args.recipe,
     )
     model_dir = args.model_dir or ensure_model_dir(settings)
     pipeline = DetectionPipeline.load(model_dir, config)

@@ -50,3 +50,4 @@ class WorkerModels(BaseModel):
     model: ModelIdentity = Field(
         default_factory=ModelIdentity, description="Name, version and note of the weights."
     )
+    recipe: str | None = Field(None, description="The recipe this worker runs (dfdc-15th, ...).")

@@ -21,6 +21,7 @@ from contract.pipeline import (
     SequenceLength,
     Sequences,
 )
+from contract.recipes import RecipeName
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -104,6 +105,9 @@ class Settings(BaseSettings):
     min_side_px: int = Field(
         MTCNN_MIN_FACE, ge=1, description="Smallest frame side, px (MTCNN's minimum face)."
     )
+    recipe: RecipeName | None = Field(
+        None, description="dfdc-15th | dfdc-1st; unset: the recipe the model directory names."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -135,4 +139,5 @@ class Settings(BaseSettings):
             detect_scale=self.detect_scale,
             device=self.device,
             half=self.half,
+            recipe=self.recipe,
         )

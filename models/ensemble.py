@@ -162,6 +162,11 @@ class Ensemble:
                 "sha256": member.spec.sha256,
                 "trained": member.spec.trained,
                 "postprocess": member.spec.postprocess.strategy,
+                "provenance": (
+                    member.spec.provenance.model_dump(mode="json")
+                    if member.spec.provenance
+                    else None
+                ),
             }
             for member in self.members
         ]

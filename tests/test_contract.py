@@ -53,3 +53,10 @@ def test_training_batches_are_normalised_as_inference_batches() -> None:
     batch = Collate(32, sequences=False, mean=half, std=half)([(c[None], 0.0, 0) for c in crops])
     served = crops_to_batch(crops, 32, torch.device("cpu"), mean=half, std=half)
     assert torch.equal(batch.images, served)
+
+
+def test_a_recipe_set_in_the_environment_reaches_the_pipeline() -> None:
+    assert Settings(recipe="dfdc-1st").pipeline().recipe == "dfdc-1st"
+    assert Settings().pipeline().recipe is None  # the model directory's
+    with pytest.raises(ValidationError):
+        Settings(recipe="dfdc-2nd")

@@ -69,6 +69,7 @@ class DetectionWorker(SimpleWorker):
             trained=ensemble.trained,
             members=ensemble.describe(),
             model=ensemble.identity(),
+            recipe=self.pipeline.steps.recipe.name,
         )
 
     def _advertise(self) -> None:
