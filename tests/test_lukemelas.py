@@ -17,6 +17,7 @@ from skimage import data as skdata
 from torch import nn
 
 from models.lukemelas import lukemelas_to_timm
+from tests.dfdc_sources import enliven_batchnorms
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
@@ -52,17 +53,8 @@ def make_lively(network: nn.Module) -> None:
     random and the running statistics re-estimated on real photos; the head is scaled so that
     logits spread by about 1, far above the 1e-5 tolerance.
     """
-    generator = torch.Generator().manual_seed(0)
+    enliven_batchnorms(network, photo_batch(SIZE), seed=0)
     with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5, generator=generator)
-                module.bias.normal_(0.0, 0.2, generator=generator)
-                module.reset_running_stats()
-                module.momentum = None  # a plain average over the batch
-        network.train()
-        network(photo_batch(SIZE))
-        network.eval()
         fc = network.get_submodule("_fc")
         assert isinstance(fc, nn.Linear)
         fc.weight.mul_(10.0)

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from contract.paths import shared_data_dir
+from contract.pipeline import CROP_MARGIN_RATIO
 from training.sbi import (
     NO_JITTER,
     draw_blend,
@@ -23,16 +25,13 @@ from training.sbi import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CROP_SIZE = 224
 SEEDS = range(40)
-CROP_MARGIN_RATIO = 0.75
-"""The pipeline's crop margin (the face box fills 75% of the crop's height), restated here."""
 
 Face = tuple[np.ndarray, np.ndarray, np.ndarray]
 """A 224 px crop (uint8 RGB), its five landmarks and the MTCNN box, both in crop pixels."""
 
 
 def _photo() -> Path:
-    data = Path(os.environ.get("DFDETECT_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
-    photo = data / "images" / "obama.jpg"
+    photo = shared_data_dir(REPO_ROOT) / "images" / "obama.jpg"
     if not photo.is_file():
         reason = f"test photo not found at {photo} (set DFDETECT_TEST_DATA)"
         if os.environ.get("CI"):

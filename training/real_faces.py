@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from tqdm import tqdm
 
 from contract.errors import DatasetError, InvalidVideo, NoVideoStream
+from contract.pipeline import MTCNN_THRESHOLDS
 from training.cache import (
     CROPS_DIR,
     INDEX_FILE,
@@ -97,7 +98,7 @@ class LandmarkDetector:
     """facenet-pytorch's MTCNN with landmarks on frames scaled to DETECT_SIDE at most."""
 
     def __init__(self, device: torch.device) -> None:
-        self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=[0.6, 0.7, 0.7])
+        self.mtcnn = MTCNN(keep_all=True, device=device, thresholds=list(MTCNN_THRESHOLDS))
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Sure faces of one RGB frame, largest first."""

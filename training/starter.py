@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from contract.pipeline import PipelineConfig
+from models.device import resolve_device
 from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
 from models.scaffold import member_prefix
 from training.dfdc import read_dfdc
@@ -98,7 +97,7 @@ def build_starter(options: StarterOptions) -> dict[str, Any]:
         sequence_length=options.sequence_length,
         crop_size=224,
     )
-    device = torch.device("cuda" if options.device == "cuda" else "cpu")
+    device = resolve_device(options.device)  # type: ignore[arg-type]
     preprocess_real(
         real_roots(options.data_dir), cache, settings, device=device, progress=options.progress
     )
