@@ -38,6 +38,7 @@ def register_train(tsub: Any) -> None:
     p.add_argument("--frame-samples", type=int, default=4096, help="Images a frame epoch.")
     p.add_argument("--sequence-epochs", type=int, default=3)
     p.add_argument("--sequence-samples", type=int, default=768, help="Sequences an LSTM epoch.")
+    p.add_argument("--lr", type=float, default=5e-5, help="AdamW peak learning rate.")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="No progress bars (logs only).")
@@ -91,6 +92,7 @@ def train_starter(args: argparse.Namespace) -> int:
         frame_samples=args.frame_samples,
         sequence_epochs=args.sequence_epochs,
         sequence_samples=args.sequence_samples,
+        lr=args.lr,
         device=args.device,
         seed=args.seed,
         progress=not args.no_progress,

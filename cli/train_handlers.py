@@ -47,6 +47,7 @@ def _pipeline_config(args: argparse.Namespace, model_dir: Path | None) -> Any:
         "detect_scale": args.detect_scale,
         "device": args.device,
         "recipe": getattr(args, "recipe", None),
+        "video_score": getattr(args, "video_score", None),
     }
     base = load_settings().pipeline()
     if model_dir is None:
@@ -169,6 +170,11 @@ def evaluate(args: argparse.Namespace) -> int:
 
     try:
         videos = read_folders(args.data_dirs)
+        if args.save_operating_points and len({v.label for v in videos}) < 2:
+            raise DatasetError(
+                "--save-operating-points needs both FAKE and REAL videos; "
+                f"{', '.join(map(str, args.data_dirs))} hold {videos[0].label} ones only"
+            )
         config = _pipeline_config(args, args.model_dir)
         pipeline = DetectionPipeline.load(args.model_dir, config)
     except (DatasetError, ModelError) as exc:
@@ -184,7 +190,10 @@ def evaluate(args: argparse.Namespace) -> int:
             "detect_scale": config.detect_scale,
         },
     }
-    summary = run(pipeline, videos, args.augment, args.out, facts=facts)
+    saving = args.model_dir if args.save_operating_points else None
+    summary = run(
+        pipeline, videos, args.augment, args.out, facts=facts, operating_points_dir=saving
+    )
     print(
         f"{'condition':<10} {'videos':>6} {'log loss':>9} {'AUC':>6} {'accuracy':>8} "
         f"{'no face':>7} {'failed':>6}"
@@ -197,4 +206,17 @@ def evaluate(args: argparse.Namespace) -> int:
         )
     print(f"confusion (original): {json.dumps(summary['confusion'])}")
     print(f"wrote {args.out / 'videos.csv'}, {args.out / 'summary.json'}, {args.out / 'roc.png'}")
+    table = summary["operating_points"]
+    if table is not None:
+        print(
+            f"operating points on {table['dataset']}: FAKE from {table['fake_threshold']:.3f}, "
+            f"REAL below {table['real_threshold']:.3f}"
+        )
+    if "operating_points" in summary["files"]:
+        print(f"saved operating points to {summary['files']['operating_points']}")
+    elif args.save_operating_points:
+        raise SystemExit(
+            "dfdetect evaluate: no operating points saved: the clips the pipeline could score "
+            "are all one label; the report is written"
+        )
     return 0

@@ -71,6 +71,12 @@ def _sampling_options(p: argparse.ArgumentParser, what: str, *, ensemble: bool =
             choices=sorted(RECIPES),
             help="Recipe to run (default DFDETECT_RECIPE, else the model directory's).",
         )
+        p.add_argument(
+            "--video-score",
+            choices=["all_faces", "max_person"],
+            help="all_faces (every face, the recipe's rule) or max_person (the most fake "
+            "person); default DFDETECT_VIDEO_SCORE, else the recipe's.",
+        )
 
 
 def register(subparsers: Any) -> None:
@@ -221,6 +227,13 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=DEFAULT_EVAL_DIR,
         help=f"Report folder (default {DEFAULT_EVAL_DIR}).",
+    )
+    p.add_argument(
+        "--save-operating-points",
+        action="store_true",
+        help="Save the original clips' operating points (threshold -> false/true-positive "
+        "rate, the FAKE/REAL bands) as operating_points.json in --model-dir; the verdicts "
+        "read them. summary.json has the table either way.",
     )
     _sampling_options(p, "(use the serving setting)")
     p.set_defaults(handler=handlers.evaluate)

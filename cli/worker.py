@@ -27,7 +27,13 @@ def register(subparsers: Any) -> None:
         "detect",
         help="Score video files in-process and print one JSON result per video.",
     )
-    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="Video files.")
+    p.add_argument(
+        "videos",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="Video or image (JPEG, PNG, WebP) files.",
+    )
     p.add_argument(
         "--model-dir",
         type=existing_file,
@@ -49,6 +55,16 @@ def register(subparsers: Any) -> None:
         "--recipe",
         choices=sorted(RECIPES),
         help="Recipe to run (default DFDETECT_RECIPE, else the model directory's).",
+    )
+    p.add_argument(
+        "--video-score",
+        choices=["all_faces", "max_person"],
+        help="How the video score is formed (default DFDETECT_VIDEO_SCORE, else the recipe's).",
+    )
+    p.add_argument(
+        "--target",
+        default="all",
+        help='Whose verdict: all, largest, or \'{"t": 3.2, "box": [x1, y1, x2, y2]}\'.',
     )
     p.add_argument("--indent", type=int, default=None, help="Pretty-print the JSON.")
     p.set_defaults(handler=detect)
@@ -89,6 +105,7 @@ def worker(args: argparse.Namespace) -> int:
 
 def detect(args: argparse.Namespace) -> int:
     from contract.errors import DfdetectError
+    from contract.people import parse_target
     from workers.pipeline import DetectionPipeline
     from workers.worker import ensure_model_dir
 
@@ -100,13 +117,18 @@ def detect(args: argparse.Namespace) -> int:
         detect_scale=args.detect_scale,
         decode=args.decode,
         recipe=args.recipe,
+        video_score=args.video_score,
     )
     model_dir = args.model_dir or ensure_model_dir(settings)
+    try:
+        target = parse_target(args.target)
+    except DfdetectError as exc:
+        raise SystemExit(f"dfdetect detect: {exc.message}") from exc
     pipeline = DetectionPipeline.load(model_dir, config)
     failures = 0
     for video in args.videos:
         try:
-            result = pipeline.detect(video)
+            result = pipeline.detect(video, target=target)
         except DfdetectError as exc:
             failures += 1
             err = {"file": str(video), "error": {"code": exc.code, "message": exc.message}}

@@ -81,6 +81,20 @@ class TooFewFrames(DfdetectError):
     status = 422
 
 
+class InvalidImage(DfdetectError):
+    """A JPEG, PNG or WebP header over bytes that do not decode (truncated, corrupt)."""
+
+    code = "invalid_image"
+    status = 422
+
+
+class InvalidTarget(DfdetectError):
+    """`target` is not `all`, `largest` or {"t": seconds, "box": [x1, y1, x2, y2]}."""
+
+    code = "invalid_target"
+    status = 422
+
+
 class EmptyUpload(DfdetectError):
     """The file part has 0 bytes."""
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.recipes import RecipeName
+from contract.recipes import RecipeName, VideoScoreRule
 
 Device = Literal["auto", "cpu", "cuda"]
 DecodeMode = Literal["seek", "sequential"]
@@ -91,6 +91,8 @@ class PipelineConfig(BaseModel):
     """BatchNorm folded into the convolutions before the first video (models/fold.py)."""
     recipe: RecipeName | None = None
     """The recipe to run (contract/recipes.py); None: the one the model directory names."""
+    video_score: VideoScoreRule | None = None
+    """all_faces | max_person; None: the recipe's rule."""
 
     def with_overrides(self, **overrides: Any) -> PipelineConfig:
         """A copy with the given fields replaced, validated; None means "keep" (an unset flag)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from contract.operating import OperatingPoints
 from contract.result import ModelIdentity
 
 JOB_FUNCTION = "workers.jobs.detect_video"
@@ -51,3 +52,8 @@ class WorkerModels(BaseModel):
         default_factory=ModelIdentity, description="Name, version and note of the weights."
     )
     recipe: str | None = Field(None, description="The recipe this worker runs (dfdc-15th, ...).")
+    operating_points: OperatingPoints | None = Field(
+        None,
+        description="Threshold -> false/true-positive rate on the model's validation set, and "
+        "the verdict bands; null: the model has none (its results carry no verdict label).",
+    )

@@ -8,14 +8,20 @@ manifest. Torch-free: the API validates manifests and results with it.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from contract.reasons import ReasonCode
 
 RecipeName = Literal["dfdc-15th", "dfdc-1st"]
 """The registered recipes."""
 DEFAULT_RECIPE: RecipeName = "dfdc-15th"
 """Today's behaviour: the 15th-place pipeline."""
+VideoScoreRule = Literal["all_faces", "max_person"]
+"""all_faces: each member post-processes every face of the video (both DFDC kernels);
+max_person: each person's faces on their own, and the video takes the most fake person."""
 
 
 class Recipe(BaseModel):
@@ -43,6 +49,38 @@ class Recipe(BaseModel):
     max_faces: int | None = Field(
         None, ge=1, description="Most faces scored a video, in frame order (None: no cap)."
     )
+    video_score: VideoScoreRule = "all_faces"
+    min_face_px: int = Field(
+        40,
+        ge=1,
+        description="faces_too_small below this median short side of the face boxes, px "
+        "(the project's own: such a face is enlarged 4x or more to a 160-224 px input).",
+    )
+    min_face_frame_share: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="few_frames_with_faces below this share of sampled frames with a face.",
+    )
+    abstain_on: frozenset[ReasonCode] = Field(
+        frozenset({"no_face", "target_not_found"}),
+        description="Reasons that make the score fall back to 0.5; the others only make the "
+        "verdict UNCERTAIN.",
+    )
+
+
+def recipe_with(name: str, overrides: Mapping[str, Any] | None = None) -> Recipe:
+    """The registered recipe `name` with some fields replaced (a manifest's `recipe_overrides`),
+    validated as a whole. Raises ValueError on an unknown recipe, field or value."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; registered: {sorted(RECIPES)}")
+    base = RECIPES[name]
+    if not overrides:
+        return base
+    unknown = set(overrides) - (set(Recipe.model_fields) - {"name"})
+    if unknown:
+        raise ValueError(f"recipe_overrides names no field of a recipe: {sorted(unknown)}")
+    return Recipe.model_validate({**base.model_dump(), **overrides})
 
 
 RECIPES: dict[str, Recipe] = {

@@ -9,7 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from contract.recipes import DEFAULT_RECIPE, RecipeName
+from contract.operating import Verdict
+from contract.people import Person, TargetChoice
+from contract.quality import InputQuality
+from contract.reasons import Reason
+from contract.recipes import DEFAULT_RECIPE, RecipeName, VideoScoreRule
 
 UNTRAINED_WARNING = (
     "untrained_weights: at least one ensemble member has random (untrained) weights; "
@@ -22,7 +26,7 @@ NO_FACE_PROBABILITY = 0.5
 
 
 class VideoInfo(BaseModel):
-    """Facts of the decoded file."""
+    """Facts of the decoded file (an image: one frame, duration and fps 0, codec its format)."""
 
     duration_s: float = Field(description="Duration in seconds.", examples=[10.0])
     fps: float = Field(description="Average frame rate.", examples=[29.97])
@@ -32,6 +36,9 @@ class VideoInfo(BaseModel):
     rotation: int = Field(0, description="Rotation applied to make frames upright, degrees.")
     codec: str = Field(description="Video codec name.", examples=["h264"])
     sha256: str = Field(description="SHA-256 of the file.")
+    bitrate_kbps: float | None = Field(
+        None, description="The video stream's average bit rate (its packets over its duration)."
+    )
 
 
 class Box(BaseModel):
@@ -60,6 +67,7 @@ class FaceScore(BaseModel):
         "or a result not made by a worker (`dfdetect detect`).",
         examples=["/jobs/3f6d1c0e-6a51-4a8e-9d0f-2b1c9a7e4d10/faces/0.jpg"],
     )
+    person: int | None = Field(None, description="The id of the person (track) it belongs to.")
 
 
 class FrameResult(BaseModel):
@@ -88,6 +96,9 @@ class MemberResult(BaseModel):
     postprocess: str = Field(description="Post-processing strategy applied.")
     checkpoint_sha256: str
     trained: bool
+    applicable: bool = Field(
+        True, description="False for a sequence member on a still image (nothing to score)."
+    )
 
 
 class ModelIdentity(BaseModel):
@@ -106,14 +117,29 @@ class DetectionResult(BaseModel):
 
     fake_probability: float = Field(ge=0.0, le=1.0, examples=[0.73])
     label: Literal["FAKE", "REAL"] = Field(description="FAKE when fake_probability >= 0.5.")
-    fallback: Literal["no_face"] | None = Field(
-        None, description="Set when no face was found and 0.5 was returned."
+    verdict: Verdict = Field(description="REAL, UNCERTAIN or FAKE from the model's bands.")
+    fallback: Literal["no_face", "target_not_found"] | None = Field(
+        None, description="Set when the score fell back to 0.5 (a reason with abstained)."
     )
+    reasons: list[Reason] = Field(
+        default_factory=list, description="Why the answer is unsure or abstained (codes)."
+    )
+    media: Literal["video", "image"] = "video"
     trained: bool = Field(description="False when any member has untrained weights.")
     model: ModelIdentity = Field(
         default_factory=ModelIdentity, description="The weights that answered."
     )
     video: VideoInfo
+    quality: InputQuality
+    people: list[Person] = Field(description="Face tracks, one per person, with their scores.")
+    target: TargetChoice | None = Field(
+        None, description="Set when a target was asked for: whose verdict this is."
+    )
+    video_score: VideoScoreRule = Field(
+        "all_faces",
+        description="How fake_probability was formed: all_faces (every face, the method's "
+        "rule) or max_person (the most fake person's score).",
+    )
     frames: list[FrameResult]
     sequences: list[SequenceResult]
     models: list[MemberResult]

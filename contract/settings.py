@@ -21,7 +21,7 @@ from contract.pipeline import (
     SequenceLength,
     Sequences,
 )
-from contract.recipes import RecipeName
+from contract.recipes import RecipeName, VideoScoreRule
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -105,8 +105,14 @@ class Settings(BaseSettings):
     min_side_px: int = Field(
         MTCNN_MIN_FACE, ge=1, description="Smallest frame side, px (MTCNN's minimum face)."
     )
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, description="Most pixels in an uploaded image (width x height)."
+    )
     recipe: RecipeName | None = Field(
         None, description="dfdc-15th | dfdc-1st; unset: the recipe the model directory names."
+    )
+    video_score: VideoScoreRule | None = Field(
+        None, description="all_faces | max_person; unset: the recipe's rule (all_faces)."
     )
 
     @field_validator("api_keys", mode="before")
@@ -140,4 +146,5 @@ class Settings(BaseSettings):
             device=self.device,
             half=self.half,
             recipe=self.recipe,
+            video_score=self.video_score,
         )

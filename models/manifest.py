@@ -23,7 +23,7 @@ from torch import nn
 from contract.digest import file_sha256
 from contract.errors import ModelError
 from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
-from contract.recipes import DEFAULT_RECIPE, RecipeName
+from contract.recipes import DEFAULT_RECIPE, RecipeName, recipe_with
 from models import dfdc_networks  # noqa: F401  (registers the 15th-place sequence kinds)
 from models.batching import Resize
 from models.networks import Classifier, build_classifier, classifier_input, classifier_kinds
@@ -120,7 +120,22 @@ class Manifest(BaseModel):
     recipe: RecipeName = Field(
         DEFAULT_RECIPE, description="The recipe (contract/recipes.py) the members were made for."
     )
+    recipe_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields of that recipe this model replaces (e.g. min_face_px, video_score); "
+        "explicit settings still win, and another recipe named by them drops these.",
+    )
     members: list[MemberSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _overrides_make_a_recipe(self) -> Manifest:
+        try:
+            recipe_with(self.recipe, self.recipe_overrides)
+        except ValidationError as error:
+            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
+            why = f"recipe_overrides do not make a {self.recipe} recipe: {problems}"
+            raise ValueError(why) from error
+        return self
 
     @field_validator("format_version")
     @classmethod

@@ -29,6 +29,7 @@ from contract.errors import (
     QueueFull,
     WorkerLost,
 )
+from contract.people import Target, target_json
 from contract.queue import (
     ALIVE_KEY,
     CANCEL_KEY,
@@ -75,7 +76,7 @@ class JobStore:
                 headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)},
             )
 
-    def enqueue(self, upload: StoredUpload, owner: str) -> Job:
+    def enqueue(self, upload: StoredUpload, owner: str, target: Target = "all") -> Job:
         """Queue a probed upload for detection; 429 queue_full past the queue limit."""
         self.check_capacity()
         meta = {
@@ -85,10 +86,15 @@ class JobStore:
             "size": upload.size,
             "upload_path": str(upload.path),
             "created_at": datetime.now(UTC).isoformat(),
+            "target": target_json(target),
         }
         return self.queue.enqueue(
             JOB_FUNCTION,
-            kwargs={"upload_path": str(upload.path), "sha256": upload.sha256},
+            kwargs={
+                "upload_path": str(upload.path),
+                "sha256": upload.sha256,
+                "target": target_json(target),
+            },
             job_id=str(uuid.uuid4()),
             job_timeout=self.settings.job_timeout_s,
             result_ttl=self.settings.result_ttl_s,

@@ -11,7 +11,7 @@ import hashlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
@@ -19,9 +19,12 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from contract.errors import BadUploadRequest, EmptyUpload, InsufficientStorage, UploadTooLarge
+from contract.people import MAX_TARGET_CHARS, TARGET_FIELD
 
 UPLOAD_FIELD = "file"
 """The multipart field that carries the video."""
+FORM_FIELDS = (TARGET_FIELD,)
+"""Small text fields kept beside the file (others are ignored, their bytes not kept)."""
 MULTIPART_OVERHEAD = 64 * 1024
 """Slack for boundaries, part headers and small form fields on top of the file's size limit."""
 MAX_FILENAME_CHARS = 255
@@ -37,6 +40,8 @@ class StoredUpload:
     filename: str
     sha256: str
     size: int
+    fields: dict[str, str] = field(default_factory=dict)
+    """FORM_FIELDS the client sent, as text."""
 
 
 def safe_filename(raw: str) -> str:
@@ -61,6 +66,9 @@ class _FilePartSink:
         self._header_value = bytearray()
         self._headers: dict[str, bytes] = {}
         self._writing = False
+        self.fields: dict[str, str] = {}
+        self._field: str | None = None
+        self._field_bytes = bytearray()
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -88,6 +96,10 @@ class _FilePartSink:
         _, params = parse_options_header(self._headers.get("content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
+        if name in FORM_FIELDS and filename is None:
+            self._field = name
+            self._field_bytes.clear()
+            return
         if name != UPLOAD_FIELD:
             return  # other form fields are ignored (their bytes are not kept)
         if filename is None:
@@ -99,6 +111,11 @@ class _FilePartSink:
         self._writing = True
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._field is not None:
+            self._field_bytes.extend(data[start:end])
+            if len(self._field_bytes) > MAX_TARGET_CHARS * 4:
+                raise BadUploadRequest(f"The field `{self._field}` is too long.")
+            return
         if not self._writing:
             return
         chunk = data[start:end]
@@ -109,6 +126,9 @@ class _FilePartSink:
         self.out.write(chunk)
 
     def _part_end(self) -> None:
+        if self._field is not None:
+            self.fields[self._field] = self._field_bytes.decode("utf-8", "replace")
+            self._field = None
         if self._writing:
             self.complete = True
         self._writing = False
@@ -189,4 +209,6 @@ class UploadStore:
         if sink.size == 0:
             path.unlink(missing_ok=True)
             raise EmptyUpload("The uploaded file is empty (0 bytes).")
-        return StoredUpload(path, sink.filename, sink.digest.hexdigest(), sink.size)
+        return StoredUpload(
+            path, sink.filename, sink.digest.hexdigest(), sink.size, dict(sink.fields)
+        )

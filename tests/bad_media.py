@@ -95,8 +95,15 @@ def four_hours(path: Path) -> Path:
 
 
 def jpeg(path: Path) -> Path:
-    """A real photo as JPEG (FFmpeg's image2 demuxer would read it as a 1-frame MJPEG video)."""
+    """A real photo as JPEG (accepted as an image, whatever its name)."""
     Image.fromarray(skdata.astronaut()).save(path, format="JPEG")
+    return path
+
+
+def truncated_jpeg(path: Path) -> Path:
+    """A real photo as JPEG cut in half: an image header over bytes that stop."""
+    data = jpeg(path).read_bytes()
+    path.write_bytes(data[: len(data) // 2])
     return path
 
 

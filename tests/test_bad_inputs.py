@@ -106,12 +106,12 @@ CORPUS: dict[str, tuple[str, Maker, int, str]] = {
         422,
         "video_too_long",
     ),
-    # image2 would read a JPEG as a 1-frame MJPEG video: the container allow-list refuses it.
-    "jpeg_sent_as_video": (
+    # A JPEG is taken as an image whatever its name; one cut in half does not decode.
+    "truncated_jpeg_sent_as_video": (
         "photo.mp4",
-        lambda d, _: bad_media.jpeg(d / "x.jpg"),
-        415,
-        "unsupported_media",
+        lambda d, _: bad_media.truncated_jpeg(d / "x.jpg"),
+        422,
+        "invalid_image",
     ),
     "animated_gif": ("anim.mp4", lambda d, _: bad_media.gif(d / "x.gif"), 415, "unsupported_media"),
     # Refused before FFmpeg's concat demuxer could open the file it names (format_whitelist).

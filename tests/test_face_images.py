@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from rq.job import Job
 
+from contract.operating import verdict
+from contract.quality import InputQuality
 from contract.queue import FACES_KEY, MAX_FACE_IMAGE_BYTES, MAX_FACE_IMAGES
 from contract.result import Box, DetectionResult, FaceScore, FrameResult, VideoInfo
 from contract.settings import Settings
@@ -109,6 +111,16 @@ def _result(faces: int) -> DetectionResult:
         label="REAL",
         trained=False,
         video=video,
+        verdict=verdict(0.5, None, unsure=False),
+        quality=InputQuality(
+            width=64,
+            height=64,
+            frames_sampled=1,
+            frames_with_face=1,
+            frames_with_face_share=1.0,
+            face_px_median=10.0,
+        ),
+        people=[],
         frames=[
             FrameResult(index=0, timestamp_s=0, faces=[face.model_copy() for _ in range(faces)])
         ],

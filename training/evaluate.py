@@ -1,6 +1,7 @@
 """`dfdetect evaluate`: the ensemble's log loss (the DFDC metric), ROC AUC, accuracy and
 confusion matrix on labelled videos, as they are and degraded (JPEG, half size, half frame
-rate), with a per-video CSV, a JSON summary and a ROC curve PNG."""
+rate), with a per-video CSV, a JSON summary and a ROC curve PNG, and the operating-points table
+of the original clips (saved into the model directory when asked)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from tqdm import tqdm
 
 from contract.errors import DfdetectError
 from contract.result import NO_FACE_PROBABILITY
+from models.operating import save_operating_points
 from training.dfdc import LabelledVideo
 from training.metrics import DECISION_THRESHOLD, LOG_LOSS_EPS, binary_report, roc_points
+from training.operating import table_from_scored
 from training.reencode import reencode
 from training.scoring import ScoredVideo, score_videos
 from workers.pipeline import DetectionPipeline
@@ -82,9 +85,12 @@ def evaluate(
     *,
     progress: bool = True,
     facts: dict[str, Any] | None = None,
+    operating_points_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Score every condition; write the CSV, the JSON summary (with `facts` added) and the ROC
-    PNG into `out`; returns the summary."""
+    PNG into `out`; returns the summary. The operating-points table of the original clips is in
+    the summary (null with one label only) and, given `operating_points_dir` (the model
+    directory), saved there."""
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[ScoredVideo]] = {}
     results[ORIGINAL] = score_videos(pipeline, videos, desc=ORIGINAL, progress=progress)
@@ -105,13 +111,21 @@ def evaluate(
     _write_csv(out / CSV_FILE, videos, results)
     _write_roc(out / ROC_FILE, results)
     original = conditions[ORIGINAL]
+    table = table_from_scored(results[ORIGINAL], pipeline.steps.recipe.name)
+    if table is not None:  # the weights it holds for, as save_operating_points stamps them
+        sums = [member.spec.sha256 for member in pipeline.ensemble.members]
+        table = table.model_copy(update={"checkpoints": sums})
+    files = {"csv": str(out / CSV_FILE), "roc": str(out / ROC_FILE)}
+    if table is not None and operating_points_dir is not None:
+        files["operating_points"] = str(save_operating_points(operating_points_dir, table))
     summary = {
         **(facts or {}),
         "log_loss_eps": LOG_LOSS_EPS,
         "decision_threshold": DECISION_THRESHOLD,
         **{key: original[key] for key in ("videos", "log_loss", "auc", "accuracy", "confusion")},
         "conditions": conditions,
-        "files": {"csv": str(out / CSV_FILE), "roc": str(out / ROC_FILE)},
+        "operating_points": table.model_dump(mode="json") if table else None,
+        "files": files,
     }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -16,11 +16,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from contract.operating import OPERATING_POINTS_FILE
 from contract.pipeline import PipelineConfig
 from models.device import resolve_device
 from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
+from models.operating import save_operating_points
 from models.scaffold import member_prefix
 from training.dfdc import read_dfdc
+from training.operating import table_from_report_videos
 from training.real_faces import RealSettings, open_real_cache, preprocess_real
 from training.schedule import TrainOptions
 from training.starter_card import evaluate_clips, model_card, model_note
@@ -120,7 +123,8 @@ def _recipe(options: StarterOptions) -> dict[str, Any]:
 
 
 def publish(options: StarterOptions, model_dir: Path) -> dict[str, Any]:
-    """Evaluate on the dev clips, write name, note and model card, copy into `options.out`."""
+    """Evaluate on the dev clips, write name, note, operating points and model card, copy into
+    `options.out`."""
     videos = read_dfdc(Path(options.data_dir) / "videos")
     config = PipelineConfig(device=options.device, sequence_length=options.sequence_length)
     report = evaluate_clips(model_dir, videos, config, progress=options.progress)
@@ -140,8 +144,15 @@ def publish(options: StarterOptions, model_dir: Path) -> dict[str, Any]:
         shutil.copy2(model_dir / member.checkpoint, out / member.checkpoint)
     shutil.copy2(model_dir / MANIFEST_FILE, out / MANIFEST_FILE)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    recipe = config.recipe or manifest.recipe
+    table = table_from_report_videos(report["videos"], data=report["data"], recipe=recipe)
+    for folder in (model_dir, out):
+        if table is not None:
+            save_operating_points(folder, table)
+        else:  # one label only: no bands, and none left from an earlier run
+            (folder / OPERATING_POINTS_FILE).unlink(missing_ok=True)
     (out / "MODEL_CARD.md").write_text(
-        model_card(options.name, _recipe(options), load_manifest(out), report, sources),
+        model_card(options.name, _recipe(options), load_manifest(out), report, sources, table),
         encoding="utf-8",
     )
     log.info("starter written to %s", out)

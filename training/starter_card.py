@@ -1,4 +1,5 @@
-"""What the starter measured and says about itself: the dev-clip table, its note, its model card."""
+"""What the starter measured and says about itself: the dev-clip table, its note, its model card
+(with its operating points)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from contract.operating import OPERATING_POINTS_FILE, OperatingPoint, OperatingPoints
 from contract.pipeline import PipelineConfig
 from contract.result import NO_FACE_PROBABILITY
 from models.manifest import Manifest
@@ -88,14 +90,69 @@ def _row(name: str, report: dict[str, Any] | None) -> str:
     )
 
 
+CARD_THRESHOLDS = (0.25, 0.5, 0.75)
+"""Besides the bands' own rows, the card shows the first point at or above each of these."""
+
+
+def operating_section(table: OperatingPoints | None) -> str:
+    """The card's "Operating points" section: the bands and a few rows of the table."""
+    if table is None:
+        return (
+            "## Operating points\n"
+            "None: the dev clips the pipeline could score hold one label only, so results carry "
+            "no verdict bands.\n"
+        )
+    picked = {table.real_threshold, table.fake_threshold}
+    for at in CARD_THRESHOLDS:
+        above = [p.threshold for p in table.points if p.threshold >= at]
+        if above:
+            picked.add(above[0])
+    rows = "\n".join(
+        f"| {p.threshold:.4f} | {p.false_positive_rate:.0%} | {p.true_positive_rate:.0%} |"
+        for p in table.points
+        if p.threshold in picked
+    )
+    fake, real = _point_at(table, table.fake_threshold), _point_at(table, table.real_threshold)
+    between = (
+        "- UNCERTAIN between."
+        if table.real_threshold < table.fake_threshold
+        else "- No UNCERTAIN band: the two bands meet."
+    )
+    fake_band = (
+        f"- FAKE from {fake.threshold:.4f}: {fake.false_positive_rate:.0%} of the real clips "
+        f"scored that high (target at most {table.target_false_positive_rate:.0%}); "
+        f"{fake.true_positive_rate:.0%} of the fake clips did."
+    )
+    real_band = (
+        f"- REAL below {real.threshold:.4f}: {real.true_positive_rate:.0%} of the fake clips "
+        f"scored at or above it (target at least {table.target_true_positive_rate:.0%})."
+    )
+    return f"""## Operating points
+Measured on {table.dataset};
+kept in `{OPERATING_POINTS_FILE}` ({len(table.points)} points), which the verdicts read.
+{fake_band}
+{real_band}
+{between}
+
+| FAKE from score | real clips called FAKE | fake clips called FAKE |
+| --- | --- | --- |
+{rows}
+"""
+
+
+def _point_at(table: OperatingPoints, threshold: float) -> OperatingPoint:
+    return next(p for p in table.points if p.threshold == threshold)
+
+
 def model_card(
     name: str,
     recipe: dict[str, Any],
     manifest: Manifest,
     report: dict[str, Any],
     sources: list[RealSource],
+    table: OperatingPoints | None = None,
 ) -> str:
-    """MODEL_CARD.md: data and its terms, recipe, figures."""
+    """MODEL_CARD.md: data and its terms, recipe, figures, operating points."""
     people = len({s.person for s in sources})
     kinds = Counter(s.kind for s in sources)
     strips = sum(len(s.strips) for s in sources)
@@ -123,7 +180,7 @@ def model_card(
   ({strips} face strips) of {people} people, from `shared/data/train_real/` (public repositories'
   demo and test footage; its MANIFEST.tsv gives each file's source, licence and person) and
   `shared/data/images/`. The footage comes from third parties under their own terms: treat these
-  weights as research material. Persons held out by id ({15}%) pick the best epoch.
+  weights as research material. Persons held out by id ({HOLDOUT_PERCENT}%) pick the best epoch.
 - Fakes are self-blended images (Shiohara and Yamasaki, CVPR 2022): each real crop blended
   with a colour- and frequency-shifted, slightly moved copy of itself inside a face mask drawn
   from MTCNN's five landmarks; each pseudo-fake is in the same batch as its source.
@@ -142,4 +199,5 @@ the LSTM {recipe["sequence_epochs"]} epochs of {recipe["sequence_samples"]} sequ
 | what | clips | log loss | ROC AUC | accuracy |
 | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
-"""
+
+{operating_section(table)}"""

@@ -15,6 +15,7 @@ from rq.defaults import DEFAULT_RESULT_TTL
 from rq.timeouts import JobTimeoutException
 
 from contract.errors import DfdetectError, ProcessingFailed, ProcessingTimeout, WorkerLost
+from contract.people import parse_target
 from contract.queue import CANCEL_KEY
 from workers.face_images import store_face_images
 from workers.pipeline import DetectionPipeline
@@ -23,8 +24,11 @@ CURRENT_PIPELINE: ContextVar[DetectionPipeline] = ContextVar("dfdetect_pipeline"
 """Set by DetectionWorker around each job: models stay loaded between jobs, no global state."""
 
 
-def detect_video(upload_path: str, sha256: str) -> dict[str, Any]:
-    """Run the pipeline on a stored upload; record stage and error in job.meta for the API."""
+def detect_video(upload_path: str, sha256: str, target: str | None = None) -> dict[str, Any]:
+    """Run the pipeline on a stored upload; record stage and error in job.meta for the API.
+
+    `target`: as `POST /detect` took it (contract.people.target_json); None for all.
+    """
     job = get_current_job()
     if job is None:
         raise RuntimeError("detect_video runs only as an RQ job")
@@ -44,7 +48,11 @@ def detect_video(upload_path: str, sha256: str) -> dict[str, Any]:
 
     try:
         output = pipeline.detect_with_crops(
-            Path(upload_path), sha256=sha256, progress=progress, should_stop=should_stop
+            Path(upload_path),
+            sha256=sha256,
+            progress=progress,
+            should_stop=should_stop,
+            target=parse_target(target),
         )
         # Written last, with the TTL RQ gives the result it saves right after this returns.
         store_face_images(

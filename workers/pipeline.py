@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from contract.errors import JobCanceled
+from contract.media import sniff_file
+from contract.operating import OperatingPoints
+from contract.people import Target
 from contract.pipeline import PipelineConfig
 from contract.result import (
-    MODEL_NOTE_PREFIX,
     NO_FACE_PROBABILITY,
-    UNTRAINED_WARNING,
     Box,
     DetectionResult,
     FaceScore,
@@ -28,11 +29,16 @@ from contract.result import (
 )
 from models.device import resolve_device
 from models.ensemble import Ensemble
-from models.postprocess import combine_members, postprocess
+from models.operating import load_operating_points
+from models.postprocess import postprocess
+from workers.answer import Answering, Scored, answer
+from workers.appearance import colour_descriptor
 from workers.crops import crop_with_margin
 from workers.faces import Detection, FaceDetector
+from workers.images import load_image
 from workers.recipes import RecipeSteps, detector_config, resolve_recipe
 from workers.sampling import SampledVideo, sample_frames
+from workers.tracks import TrackedFace, link_tracks
 
 Progress = Callable[[str], None]
 StopCheck = Callable[[], bool]
@@ -43,6 +49,8 @@ class SequenceCrop:
     frame_indices: list[int]
     face: int
     crops: list[np.ndarray]
+    middle_face: int = -1
+    """The index (in frame order, over the video) of the middle frame's face it was cut for."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +84,20 @@ class _StageClock:
 class DetectionPipeline:
     """A loaded ensemble and face detector, reused for every video a worker handles."""
 
-    def __init__(self, config: PipelineConfig, ensemble: Ensemble, detector: FaceDetector) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        ensemble: Ensemble,
+        detector: FaceDetector,
+        operating_points: OperatingPoints | None = None,
+    ) -> None:
         self.config = config
         self.ensemble = ensemble
         self.detector = detector
-        self.steps = RecipeSteps(resolve_recipe(config, ensemble.manifest.recipe), config)
+        manifest = ensemble.manifest
+        recipe = resolve_recipe(config, manifest.recipe, manifest.recipe_overrides)
+        self.steps = RecipeSteps(recipe, config)
+        self.operating_points = operating_points
 
     @classmethod
     def load(cls, model_dir: Path, config: PipelineConfig) -> DetectionPipeline:
@@ -95,14 +112,19 @@ class DetectionPipeline:
             share_backbones=config.share_backbones,
             fold_norms=config.fold_norms,
         )
-        recipe = resolve_recipe(config, ensemble.manifest.recipe)
-        return cls(config, ensemble, FaceDetector(detector_config(config, recipe), device))
+        manifest = ensemble.manifest
+        recipe = resolve_recipe(config, manifest.recipe, manifest.recipe_overrides)
+        detector = FaceDetector(detector_config(config, recipe), device)
+        return cls(config, ensemble, detector, load_operating_points(model_dir))
 
     def warm_up(self) -> None:
         self.ensemble.warm_up()
 
     def sample(self, path: Path, *, sha256: str | None = None) -> SampledVideo:
-        """The configured frames of a video (the decode stage alone; no model involved)."""
+        """The configured frames of a video, or an image as one frame (the decode stage alone;
+        no model involved). Images are told by their bytes, as the API probed them."""
+        if sniff_file(path) in ("jpeg", "png", "webp"):
+            return load_image(path, sha256=sha256)
         cfg = self.config
         return sample_frames(
             path,
@@ -121,6 +143,7 @@ class DetectionPipeline:
         progress: Progress | None = None,
         should_stop: StopCheck | None = None,
         video: SampledVideo | None = None,
+        target: Target = "all",
     ) -> DetectionResult:
         """Score one video file; raises contract.errors exceptions for unusable input.
 
@@ -128,7 +151,12 @@ class DetectionPipeline:
         video); the decode stage then costs nothing here.
         """
         return self.detect_with_crops(
-            path, sha256=sha256, progress=progress, should_stop=should_stop, video=video
+            path,
+            sha256=sha256,
+            progress=progress,
+            should_stop=should_stop,
+            video=video,
+            target=target,
         ).result
 
     def detect_with_crops(
@@ -139,6 +167,7 @@ class DetectionPipeline:
         progress: Progress | None = None,
         should_stop: StopCheck | None = None,
         video: SampledVideo | None = None,
+        target: Target = "all",
     ) -> DetectionOutput:
         """`detect`, keeping the scored face crops beside the result (the RQ job stores them)."""
         clock = _StageClock(progress, should_stop)
@@ -153,23 +182,41 @@ class DetectionPipeline:
                 for frame, dets in zip(video.frames, faces, strict=True)
                 for det in dets
             ]
-            sequences = sequence_crops(video, faces) if self.steps.scores_sequences else []
+            image = not video.sequences and video.info.frame_count == 1
+            scores_sequences = self.steps.scores_sequences and not image
+            sequences = sequence_crops(video, faces) if scores_sequences else []
         with clock.stage("score"):
             scores = self.ensemble.score(face_crops, [s.crops for s in sequences])
         with clock.stage("postprocess"):
-            result = self._assemble(video, faces, scores.faces, sequences, scores.sequences)
+            frames, seq_results, models = self._breakdown(
+                video, faces, scores.faces, sequences, scores.sequences, image=image
+            )
+            tracks = _tracks(video, faces, face_crops)
+            scored = Scored(video, frames, seq_results, models, image=image)
+            context = Answering(
+                self.ensemble,
+                self.steps.recipe,
+                self.config,
+                self.operating_points,
+                self.steps.wanted,
+            )
+            faces_of = [s.middle_face for s in sequences]
+            result = answer(context, scored, tracks, faces_of, target)
         clock.timings_ms["total"] = round((time.perf_counter() - total) * 1000, 1)
         result.timings_ms.update(clock.timings_ms)
         return DetectionOutput(result, face_crops)
 
-    def _assemble(
+    def _breakdown(
         self,
         video: SampledVideo,
         faces: list[list[Detection]],
         face_scores: dict[str, np.ndarray],
         sequences: list[SequenceCrop],
         seq_scores: dict[str, np.ndarray],
-    ) -> DetectionResult:
+        *,
+        image: bool,
+    ) -> tuple[list[FrameResult], list[SequenceResult], list[MemberResult]]:
+        """Per frame and face, per sequence, and each member's post-processed video score."""
         frames: list[FrameResult] = []
         cursor = 0
         for frame, dets in zip(video.frames, faces, strict=True):
@@ -212,49 +259,22 @@ class DetectionPipeline:
                     postprocess=spec.postprocess.strategy,
                     checkpoint_sha256=spec.sha256,
                     trained=spec.trained,
+                    applicable=not (image and reads == "sequence"),
                 )
             )
-        combined = combine_members([m.score for m in models])
-        identity = self.ensemble.identity()
-        warnings = [] if self.ensemble.trained else [UNTRAINED_WARNING]
-        if identity.note:
-            warnings.append(f"{MODEL_NOTE_PREFIX}{identity.note}")
-        trained_length = self.ensemble.sequence_length
-        if trained_length is not None and trained_length != self.config.sequence_length:
-            warnings.append(
-                f"sequence_length_mismatch: the sequence members were trained on {trained_length} "
-                f"frames but {self.config.sequence_length} were sampled "
-                "(DFDETECT_SEQUENCE_LENGTH); their scores may be off."
-            )
-        fallback = None
-        if combined is None:
-            combined, fallback = NO_FACE_PROBABILITY, "no_face"
-            warnings.append("no_face: no face was found in any sampled frame; returning 0.5.")
-        return DetectionResult(
-            fake_probability=combined,
-            label="FAKE" if combined >= 0.5 else "REAL",
-            fallback=fallback,
-            trained=self.ensemble.trained,
-            model=identity,
-            video=video.info,
-            frames=frames,
-            sequences=seq_results,
-            models=models,
-            warnings=warnings + _decode_warnings(video, self.steps.wanted),
-            recipe=self.steps.recipe.name,
-            timings_ms={},
-        )
+        return frames, seq_results, models
 
 
-def _decode_warnings(video: SampledVideo, wanted_for: Callable[[int], set[int]]) -> list[str]:
-    """Say so when damage cost sampled frames: the score rests on fewer frames than asked."""
-    wanted = wanted_for(video.info.frame_count)
-    if len(video.frames) >= len(wanted):
-        return []
-    return [
-        f"partial_decode: {len(wanted) - len(video.frames)} of {len(wanted)} sampled frames "
-        "could not be decoded (damaged or truncated file); the score uses the rest."
-    ]
+def _tracks(
+    video: SampledVideo, faces: list[list[Detection]], crops: list[np.ndarray]
+) -> list[list[int]]:
+    """The faces (indices in frame order) of each person."""
+    tracked: list[TrackedFace] = []
+    for frame, dets in zip(video.frames, faces, strict=True):
+        for det in dets:
+            n = len(tracked)
+            tracked.append(TrackedFace(n, frame.index, det.box, colour_descriptor(crops[n])))
+    return link_tracks(tracked, video.sequences)
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -266,13 +286,17 @@ def _mean(values: Iterable[float]) -> float:
 def sequence_crops(video: SampledVideo, faces: list[list[Detection]]) -> list[SequenceCrop]:
     """15th place: every frame of a sequence is cropped with its middle frame's box."""
     by_index = {f.index: (f, dets) for f, dets in zip(video.frames, faces, strict=True)}
+    first_face, count = {}, 0
+    for frame, dets in zip(video.frames, faces, strict=True):
+        first_face[frame.index] = count
+        count += len(dets)
     out = []
     for indices in video.sequences:
         present = [i for i in indices if i in by_index]
         if not present:
             continue
-        _, middle_faces = by_index[present[len(present) // 2]]
-        for face_no, det in enumerate(middle_faces):
+        middle = present[len(present) // 2]
+        for face_no, det in enumerate(by_index[middle][1]):
             crops = [crop_with_margin(by_index[i][0].image, det.box) for i in present]
-            out.append(SequenceCrop(present, face_no, crops))
+            out.append(SequenceCrop(present, face_no, crops, first_face[middle] + face_no))
     return out

@@ -6,12 +6,13 @@ another; MTCNN thresholds set in the config (away from the default) win over the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from contract.pipeline import MTCNN_THRESHOLDS, PipelineConfig
-from contract.recipes import RECIPES, Recipe
+from contract.recipes import RECIPES, Recipe, recipe_with
 from workers.crops import crop_with_margin
 from workers.faces import Detection, FaceDetector
 from workers.recipe_dfdc1st import cap_faces, crop_thirds, detect_every_face, linspace_indices
@@ -20,9 +21,14 @@ from workers.sampling import sequence_starts
 Box = tuple[float, float, float, float]
 
 
-def resolve_recipe(config: PipelineConfig, manifest_recipe: str) -> Recipe:
-    """The recipe to run: the config's when it names one, else the model directory's."""
-    return RECIPES[config.recipe or manifest_recipe]
+def resolve_recipe(
+    config: PipelineConfig, manifest_recipe: str, overrides: Mapping[str, Any] | None = None
+) -> Recipe:
+    """The recipe to run: the config's when it names another, else the model directory's with
+    the manifest's `recipe_overrides`."""
+    if config.recipe is not None and config.recipe != manifest_recipe:
+        return RECIPES[config.recipe]
+    return recipe_with(manifest_recipe, overrides)
 
 
 def detector_config(config: PipelineConfig, recipe: Recipe) -> PipelineConfig:

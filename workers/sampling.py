@@ -69,6 +69,7 @@ class _Timeline:
     rate: float  # nominal frame rate, for timestamps when there are no pts
     duration_s: float
     pts_index: dict[int, int] = field(default_factory=dict)  # pts -> frame index
+    stream_bytes: int = 0  # the video packets' payload: the stream's own bit rate
 
     def index_of(self, frame: VideoFrame, position: int) -> int | None:
         """Frame index from its pts, or its decode position when the stream has no pts."""
@@ -114,12 +115,13 @@ def _video_stream(container: InputContainer, path: Path) -> VideoStream:
 
 
 def _scan(container: InputContainer, stream: VideoStream, path: Path) -> _Timeline:
-    count, pts, keyframe_pts, durations = 0, [], set(), {}
+    count, pts, keyframe_pts, durations, size = 0, [], set(), {}, 0
     try:
         for packet in container.demux(stream):
             if packet.size == 0 or packet.is_discard:
                 continue  # the end-of-stream flush packet; frames an edit list drops
             count += 1
+            size += packet.size
             if packet.pts is not None:
                 pts.append(packet.pts)
                 durations[packet.pts] = packet.duration or 0
@@ -133,14 +135,15 @@ def _scan(container: InputContainer, stream: VideoStream, path: Path) -> _Timeli
     time_base = stream.time_base or Fraction(0)
     timed = len(pts) == count and len(set(pts)) == count and time_base > 0
     if not timed:  # no (or clashing) timestamps: frames are known only by their decode order
-        return _Timeline(count, None, [], time_base, rate, count / rate if rate else 0.0)
+        duration = count / rate if rate else 0.0
+        return _Timeline(count, None, [], time_base, rate, duration, stream_bytes=size)
     pts.sort()
     span = pts[-1] - pts[0]
     last = durations[pts[-1]] or (span / (count - 1) if count > 1 else 0)
     keyframes = [i for i, p in enumerate(pts) if p in keyframe_pts]
     duration = float((span + last) * time_base)
     index = {p: i for i, p in enumerate(pts)}
-    return _Timeline(count, pts, keyframes, time_base, rate, duration, index)
+    return _Timeline(count, pts, keyframes, time_base, rate, duration, index, size)
 
 
 def _frames(
@@ -307,5 +310,6 @@ def sample_frames(
         rotation=sampler.rotation,
         codec=codec,
         sha256=sha256 or file_sha256(path),
+        bitrate_kbps=timeline.stream_bytes * 8 / duration / 1000 if duration > 0 else None,
     )
     return SampledVideo(info, frames, [s for s in kept_sequences if s])

@@ -70,6 +70,7 @@ class DetectionWorker(SimpleWorker):
             members=ensemble.describe(),
             model=ensemble.identity(),
             recipe=self.pipeline.steps.recipe.name,
+            operating_points=self.pipeline.operating_points,
         )
 
     def _advertise(self) -> None:

@@ -13,6 +13,8 @@ from contract.errors import (
     DfdetectError,
     EmptyUpload,
     InsufficientStorage,
+    InvalidImage,
+    InvalidTarget,
     InvalidVideo,
     NoVideoStream,
     QueueUnavailable,
@@ -24,8 +26,9 @@ from contract.errors import (
     UploadTooLarge,
     VideoTooLong,
 )
+from contract.people import TARGET_FIELD, parse_target
 from service.deps import OwnerDep, StateDep
-from service.probe import probe_video
+from service.probe_upload import probe_upload
 from service.schemas import ErrorResponse, JobAccepted
 
 router = APIRouter(tags=["detection"])
@@ -41,10 +44,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, why in {
         401: "Missing or invalid API key.",
         413: f"Upload larger than DFDETECT_MAX_UPLOAD_BYTES ({_codes(UploadTooLarge)}).",
-        415: f"Container or codec not accepted ({_codes(UnsupportedMedia)}).",
-        422: "Not a decodable video or outside the limits ("
+        415: "Container, codec or image format (GIF, animated images) not accepted "
+        f"({_codes(UnsupportedMedia)}).",
+        422: "Not a decodable video or image, or outside the limits ("
         + _codes(
             InvalidVideo,
+            InvalidImage,
             NoVideoStream,
             VideoTooLong,
             ResolutionTooLarge,
@@ -53,6 +58,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             TooFewFrames,
             EmptyUpload,
             BadUploadRequest,
+            InvalidTarget,
         )
         + ").",
         429: "Rate limit, queue full or too many concurrent uploads (with Retry-After).",
@@ -64,7 +70,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The video, as multipart/form-data with one file in the field `file`.",
+        "description": "The video or image, as multipart/form-data with one file in the field "
+        "`file`.",
         "content": {
             "multipart/form-data": {
                 "schema": {
@@ -74,8 +81,18 @@ _UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "A video file (MP4, MOV, MKV, WebM, AVI, TS).",
-                        }
+                            "description": "A video file (MP4, MOV, MKV, WebM, AVI, TS) or an "
+                            "image (JPEG, PNG, WebP).",
+                        },
+                        TARGET_FIELD: {
+                            "type": "string",
+                            "description": "Whose verdict: `all` (default: the video's), "
+                            "`largest` (the person with the largest faces) or JSON "
+                            '`{"t": seconds, "box": [x1, y1, x2, y2]}` (the person whose face '
+                            "is there then; `target_not_found` otherwise). Also accepted as "
+                            "the query parameter `target`.",
+                            "examples": ["largest", '{"t": 3.2, "box": [810, 380, 1010, 640]}'],
+                        },
                     },
                 },
                 "example": {"file": "clip.mp4"},
@@ -91,9 +108,10 @@ _UPLOAD_BODY = {
     response_model=JobAccepted,
     responses=_ERRORS,
     openapi_extra=_UPLOAD_BODY,
-    summary="Upload a video for deepfake detection",
-    description="Streams the upload to the store, checks it is a decodable video within the "
-    "limits, and queues it. Poll `status_url` for the result.",
+    summary="Upload a video or an image for deepfake detection",
+    description="Streams the upload to the store, checks it is a decodable video or image "
+    "(JPEG, PNG, WebP; judged by its bytes) within the limits, and queues it. Poll `status_url` "
+    "for the result.",
 )
 async def detect(request: Request, owner: OwnerDep, state: StateDep) -> JSONResponse:
     """Stream the upload to the store, probe it, queue it: 202 with the job's status URL."""
@@ -108,8 +126,11 @@ async def detect(request: Request, owner: OwnerDep, state: StateDep) -> JSONResp
             request.stream(),
         )
     try:
-        await run_in_threadpool(probe_video, upload.path, state.settings)
-        job = await run_in_threadpool(state.jobs.enqueue, upload, owner)
+        target = parse_target(
+            upload.fields.get(TARGET_FIELD) or request.query_params.get(TARGET_FIELD)
+        )
+        await run_in_threadpool(probe_upload, upload.path, state.settings)
+        job = await run_in_threadpool(state.jobs.enqueue, upload, owner, target)
     except BaseException:
         upload.path.unlink(missing_ok=True)
         raise

@@ -67,6 +67,12 @@
     startedAt: 0,
     generation: 0, // bumped per upload, so a stale poll never draws over a newer job
     result: null,
+    job: null, // the job whose result is shown
+    sourceFile: null, // the File the shown job was made from: re-sent to check one person
+    pending: null, // {person, t, box}: the person a targeted re-upload in flight asks about
+    hoverPerson: null, // the person row under the pointer or focus
+    axis: null, // the timeline's time axis, shared by the chart and the people rows
+    images: new Map(), // image path -> Promise of a blob: URL (API keys on), per result
   };
 
   // ---- small DOM helpers -------------------------------------------------------------------
@@ -250,10 +256,12 @@
       ui.file.focus();
       return;
     }
-    upload(state.file);
+    upload(state.file, null);
   });
 
-  function upload(file) {
+  // `target`: null for the whole video, or {person, t, box}: the same file again, answered for
+  // the person whose face is in `box` at `t` s (the result stays in view meanwhile).
+  function upload(file, target) {
     hideError();
     if (state.config.auth_required && !apiKey()) {
       showError("An API key is needed.", "unauthorized", "This service only accepts uploads with an API key.");
@@ -274,7 +282,10 @@
     state.generation += 1;
     state.jobId = null;
     state.jobFile = file.name;
-    ui.result.hidden = true;
+    state.sourceFile = file;
+    state.pending = target;
+    if (target && state.result && !ui.result.hidden) showPending(file, target);
+    else ui.result.hidden = true;
     ui.jobBox.hidden = false;
     ui.jobDetails.hidden = true;
     ui.jobId.textContent = "";
@@ -284,6 +295,7 @@
     history.replaceState(null, "", location.pathname);
 
     const form = new FormData();
+    if (target) form.append("target", JSON.stringify({ t: target.t, box: target.box }));
     form.append("file", file, file.name);
     const xhr = new XMLHttpRequest();
     state.xhr = xhr;
@@ -376,6 +388,13 @@
     stopPolling();
     stopClock();
     ui.cancel.hidden = true;
+    if (state.pending) {
+      state.pending = null;
+      ui.result.classList.remove("stale");
+      ui.result.removeAttribute("aria-busy");
+      $("people-status").textContent = "";
+      if (state.result && !ui.result.hidden) showPeople(state.result);
+    }
   }
 
   function followJob(jobId, fileName) {
@@ -527,10 +546,16 @@
       return;
     }
     state.result = result;
+    state.job = job;
+    resetImages();
     ui.result.hidden = false;
+    ui.result.classList.remove("stale");
+    ui.result.removeAttribute("aria-busy");
     showVerdict(result);
+    showTrust(result);
     showHonesty(result);
     drawChart(result);
+    showPeople(result);
     showFaces(result);
     showModels(result);
     showVideo(result, job);
@@ -543,10 +568,23 @@
     const label = result.label === "FAKE" ? "FAKE" : result.label === "REAL" ? "REAL" : String(result.label);
     verdict.textContent = label;
     verdict.className = `verdict ${label === "FAKE" ? "fake" : label === "REAL" ? "real" : ""}`;
-    if (result.fallback === "no_face") {
+    if (result.fallback === "no_face" || result.fallback === "target_not_found") {
       verdict.className = "verdict undecided";
-      verdict.append(el("span", { class: "verdict-note" }, " (no face: undecided)"));
+      const why = result.fallback === "no_face" ? "no face" : "target not found";
+      verdict.append(el("span", { class: "verdict-note" }, ` (${why}: undecided)`));
     }
+    const target = result.target && typeof result.target === "object" ? result.target : null;
+    const person = target && Number.isInteger(target.person) ? target.person : null;
+    $("verdict-title").textContent = person !== null ? `Verdict for person ${person}` : "Verdict";
+    // Whose answer this is, when a target was asked for.
+    const answer = $("target-answer");
+    answer.hidden = !target;
+    answer.className = `target-answer${target && person === null ? " missed" : ""}`;
+    answer.textContent = !target
+      ? ""
+      : person !== null
+        ? `Answer for person ${person}: ${String(target.why || "")}`
+        : `No person matched the target: ${String(target.why || "")}`;
     $("fake-probability").textContent = fmtProb(result.fake_probability);
     // Which weights answered (`model`: name, version; its note comes as a warning too).
     const model = result.model && typeof result.model === "object" ? result.model : {};
@@ -555,6 +593,73 @@
     identity.textContent = identity.hidden
       ? ""
       : `Model: ${model.name}${typeof model.version === "string" && model.version ? ` (version ${model.version})` : ""}`;
+  }
+
+  // The verdict from the model's bands and its note, the reasons, and the input's quality.
+  function showTrust(result) {
+    const v = result.verdict && typeof result.verdict === "object" ? result.verdict : {};
+    const band = $("band-verdict");
+    const label = ["REAL", "UNCERTAIN", "FAKE"].includes(v.label) ? v.label : null;
+    band.hidden = label === null;
+    band.textContent = label || "";
+    band.className = `band-verdict ${label ? label.toLowerCase() : ""}`;
+    band.dataset.label = label || "";
+    $("verdict-note").textContent = typeof v.note === "string" ? v.note : "";
+
+    const list = $("reasons");
+    clear(list);
+    const reasons = Array.isArray(result.reasons) ? result.reasons : [];
+    for (const reason of reasons) {
+      if (!reason || typeof reason !== "object") continue;
+      list.append(
+        el(
+          "li",
+          {
+            class: `reason${reason.abstained ? " abstained" : ""}`,
+            "data-testid": "reason",
+            "data-code": String(reason.code),
+            "data-abstained": reason.abstained ? "true" : "false",
+          },
+          String(reason.message),
+        ),
+      );
+    }
+    list.hidden = list.childElementCount === 0;
+
+    const line = $("quality");
+    clear(line);
+    const parts = qualityParts(result.quality && typeof result.quality === "object" ? result.quality : null, result.media === "image");
+    parts.forEach(([key, text, warn], i) => {
+      if (i) line.append(" · ");
+      line.append(el("span", { "data-q": key, class: warn ? "warn" : null }, text));
+    });
+    line.hidden = parts.length === 0;
+  }
+
+  // [key, text, warn] for the compact quality line.
+  function qualityParts(q, image) {
+    if (!q) return [];
+    const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+    const parts = [];
+    const median = num(q.face_px_median);
+    const min = num(q.face_px_min);
+    parts.push(
+      median === null
+        ? ["face_px", "no face", true]
+        : ["face_px", `faces ${Math.round(median)} px${min !== null && Math.round(min) !== Math.round(median) ? ` (smallest ${Math.round(min)})` : ""}`, false],
+    );
+    const sampled = num(q.frames_sampled);
+    const withFace = num(q.frames_with_face);
+    if (sampled !== null && withFace !== null && !image) {
+      const share = num(q.frames_with_face_share);
+      parts.push(["frames_with_face", `a face in ${withFace} of ${sampled} frames${share !== null ? ` (${Math.round(share * 100)} %)` : ""}`, share !== null && share < 0.3]);
+    }
+    const kbps = num(q.bitrate_kbps);
+    const bpp = num(q.bits_per_pixel);
+    if (kbps !== null) parts.push(["bitrate", `${Math.round(kbps)} kbps${bpp !== null ? ` (${bpp.toFixed(3)} bits/pixel)` : ""}`, false]);
+    if (q.low_quality_reencode === true) parts.push(["low_quality", "low-quality re-encode", true]);
+    else if (q.low_quality_reencode === false) parts.push(["low_quality", "bit rate not low", false]);
+    return parts;
   }
 
   function showHonesty(result) {
@@ -601,22 +706,38 @@
     return 10 * mag;
   }
 
+  // The time axis of a result on a chart `width` px wide: shared by the chart and the people
+  // rows. An image (or a video whose sampled frames share one time) is one column, centred.
+  function timeAxis(result, width) {
+    const frames = Array.isArray(result.frames) ? result.frames : [];
+    const video = result.video || {};
+    const lastT = frames.reduce((m, f) => Math.max(m, Number(f.timestamp_s) || 0), 0);
+    const image = result.media === "image" || ((Number(video.duration_s) || 0) <= 0 && lastT <= 0);
+    const duration = Math.max(Number(video.duration_s) || 0, lastT, 0.001);
+    const narrow = width < 500;
+    const m = { top: 14, right: narrow ? 12 : 70, bottom: 40, left: 56 };
+    const iw = width - m.left - m.right;
+    const x = image ? () => m.left + iw / 2 : (t) => m.left + (Math.max(0, Math.min(duration, t)) / duration) * iw;
+    const ticks = [];
+    if (!image) {
+      const step = niceStep(duration, narrow ? 4 : 8);
+      for (let t = 0; t <= duration + 1e-9; t += step) ticks.push(Number(t.toFixed(6)));
+    }
+    return { width, narrow, m, iw, duration, image, x, ticks, left: m.left };
+  }
+
   function drawChart(result) {
     const host = $("chart");
     clear(host);
     const faces = scoredFaces(result);
     const frames = Array.isArray(result.frames) ? result.frames : [];
     const video = result.video || {};
-    const lastT = frames.reduce((m, f) => Math.max(m, Number(f.timestamp_s) || 0), 0);
-    const duration = Math.max(Number(video.duration_s) || 0, lastT, 0.001);
 
-    const width = Math.max(280, Math.floor(host.clientWidth || 640));
+    const axis = timeAxis(result, Math.max(280, Math.floor(host.clientWidth || 640)));
+    state.axis = axis;
+    const { width, narrow, m, iw, duration, x } = axis;
     const height = width < 500 ? 230 : 280;
-    const narrow = width < 500;
-    const m = { top: 14, right: narrow ? 12 : 70, bottom: 40, left: 56 };
-    const iw = width - m.left - m.right;
     const ih = height - m.top - m.bottom;
-    const x = (t) => m.left + (Math.max(0, Math.min(duration, t)) / duration) * iw;
     const y = (p) => m.top + (1 - Math.max(0, Math.min(1, p))) * ih;
 
     const root = svg("svg", {
@@ -633,7 +754,7 @@
       svg(
         "desc",
         { id: "chart-svg-desc" },
-        `${faces.length} scored face${faces.length === 1 ? "" : "s"} over ${duration.toFixed(2)} s; ` +
+        `${faces.length} scored face${faces.length === 1 ? "" : "s"} ${axis.image ? "in the image" : `over ${duration.toFixed(2)} s`}; ` +
           `${(result.sequences || []).length} sequences; threshold ${THRESHOLD}.`,
       ),
     );
@@ -671,12 +792,15 @@
       axes.append(svg("line", { x1: m.left, x2: m.left + iw, y1: y(p), y2: y(p), class: "grid" }));
       axes.append(svg("text", { x: m.left - 6, y: y(p) + 4, class: "tick", "text-anchor": "end" }, p.toFixed(2)));
     }
-    const step = niceStep(duration, narrow ? 4 : 8);
-    for (let t = 0; t <= duration + 1e-9; t += step) {
+    for (const t of axis.ticks) {
       axes.append(svg("line", { x1: x(t), x2: x(t), y1: m.top + ih, y2: m.top + ih + 5, class: "tick-mark" }));
       axes.append(svg("text", { x: x(t), y: m.top + ih + 18, class: "tick", "text-anchor": "middle" }, Number(t.toFixed(2))));
     }
-    axes.append(svg("text", { x: m.left + iw / 2, y: height - 4, class: "axis-label", "text-anchor": "middle" }, "time in the video (s)"));
+    if (axis.image) {
+      axes.append(svg("line", { x1: x(0), x2: x(0), y1: m.top + ih, y2: m.top + ih + 5, class: "tick-mark" }));
+      axes.append(svg("text", { x: x(0), y: m.top + ih + 18, class: "tick", "text-anchor": "middle" }, "the image"));
+    }
+    axes.append(svg("text", { x: m.left + iw / 2, y: height - 4, class: "axis-label", "text-anchor": "middle" }, axis.image ? "one still image: every face is in the same column" : "time in the video (s)"));
     axes.append(svg("text", { x: 12, y: m.top + ih / 2, class: "axis-label", "text-anchor": "middle", transform: `rotate(-90 12 ${m.top + ih / 2})` }, "fake probability"));
     axes.append(svg("rect", { x: m.left, y: m.top, width: iw, height: ih, class: "frame" }));
     root.append(axes);
@@ -688,10 +812,11 @@
     if (!narrow) th.append(svg("text", { x: m.left + iw + 6, y: y(THRESHOLD) + 4, class: "threshold-label" }, "threshold"));
     root.append(th);
 
-    // Points: face 0 filled, face 1 ring, face 2+ small grey.
+    // Points: face 0 filled, face 1 ring, face 2+ small grey; data-person links them to a row.
     const points = svg("g", { class: "points" });
     faces.forEach((f, n) => {
       const kind = Math.min(f.faceIndex, 2);
+      const person = Number.isInteger(f.face.person) ? f.face.person : null;
       const c = svg("circle", {
         cx: x(f.t),
         cy: y(f.p),
@@ -701,10 +826,12 @@
         "data-n": n,
         "data-frame": f.frame.index,
         "data-face": f.faceIndex,
+        "data-person": person,
         "data-t": f.t,
         "data-p": f.p,
       });
-      c.append(svg("title", {}, `${fmtSeconds(f.t)}, frame ${f.frame.index}, face ${f.faceIndex}: ${fmtProb(f.p)}`));
+      const who = person !== null ? `, person ${person}` : "";
+      c.append(svg("title", {}, `${axis.image ? "image" : fmtSeconds(f.t)}, frame ${f.frame.index}, face ${f.faceIndex}${who}: ${fmtProb(f.p)}`));
       points.append(c);
     });
     root.append(points);
@@ -713,6 +840,7 @@
       root.append(svg("text", { x: m.left + iw / 2, y: m.top + ih / 2 - 12, class: "empty", "text-anchor": "middle" }, "No face was scored"));
     }
     host.append(root);
+    highlightPerson();
 
     const legend = $("legend");
     clear(legend);
@@ -751,11 +879,26 @@
         "data-face": f.faceIndex,
         "data-p": f.p,
       });
+      const person = Number.isInteger(f.face.person) ? f.face.person : null;
+      if (person !== null) fig.dataset.person = String(person);
       const src = typeof f.face.image_url === "string" ? sameOriginPath(f.face.image_url) : null;
       if (src) {
         const img = el("img", { alt: `Face ${f.faceIndex} at ${fmtSeconds(f.t)}`, loading: "lazy", decoding: "async", width: 96, height: 96 });
         setImage(img, src);
-        fig.append(img);
+        if (person !== null) {
+          // A click on the face asks for that person's verdict, as its row's faces do.
+          const pick = el("button", {
+            type: "button",
+            class: "thumb-button",
+            title: `Check person ${person} (this face as the target)`,
+            "aria-label": `Check person ${person}: face ${f.faceIndex} at ${fmtSeconds(f.t)}`,
+          }, img);
+          const [x1, y1, x2, y2] = [box.x1, box.y1, box.x2, box.y2].map(Number);
+          pick.addEventListener("click", () => checkPerson(person, { t: f.t, box: [x1, y1, x2, y2] }));
+          fig.append(pick);
+        } else {
+          fig.append(img);
+        }
       } else {
         fig.append(
           el(
@@ -772,6 +915,7 @@
           el("strong", { class: "num score" }, fmtProb(f.p)),
           el("span", { class: "num" }, fmtSeconds(f.t)),
           el("span", {}, `face ${f.faceIndex}`),
+          person !== null ? el("span", { class: "thumb-person" }, `person ${person}`) : null,
         ),
       );
       host.append(fig);
@@ -789,18 +933,104 @@
   }
 
   // With API keys on, an <img> cannot send the key: fetch it with the header, show a blob: URL.
+  // One fetch per image and result (the strip and the people rows share it); the blob: URLs
+  // are released when the next result replaces this one.
   function setImage(img, src) {
     if (!state.config.auth_required) {
       img.src = src;
       return;
     }
-    fetch(src, { headers: authHeaders() })
-      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
-      .then((blob) => {
-        img.src = URL.createObjectURL(blob);
-        img.addEventListener("load", () => URL.revokeObjectURL(img.src), { once: true });
+    if (!state.images.has(src)) {
+      state.images.set(
+        src,
+        fetch(src, { headers: authHeaders() })
+          .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
+          .then((blob) => URL.createObjectURL(blob)),
+      );
+    }
+    const images = state.images;
+    images
+      .get(src)
+      .then((url) => {
+        if (images === state.images) img.src = url;
       })
       .catch(() => img.replaceWith(el("div", { class: "placeholder", role: "img", "aria-label": "Image unavailable" }, el("span", {}, "no image"))));
+  }
+
+  function resetImages() {
+    const old = state.images;
+    state.images = new Map();
+    for (const url of old.values()) url.then((u) => URL.revokeObjectURL(u), () => {});
+  }
+
+  // ---- people: rows under the timeline; a face (or a row's button) asks for that person ----
+
+  const people = window.dfdetectPeople({ el, svg, clear, fmtProb, fmtSeconds, sameOriginPath, setImage });
+
+  function showPeople(result) {
+    const host = $("people-rows");
+    const list = Array.isArray(result.people) ? result.people : [];
+    $("people-count").textContent = `(${list.length})`;
+    $("people-empty").hidden = list.length > 0;
+    $("people-hint").hidden = list.length === 0;
+    const target = result.target && typeof result.target === "object" ? result.target : null;
+    const selected = state.pending ? null : target && Number.isInteger(target.person) ? target.person : null;
+    const axis = state.axis || timeAxis(result, 640);
+    state.hoverPerson = null; // the rows are new: none is under the pointer until it moves
+    people.render(host, result, {
+      axis,
+      faces: scoredFaces(result).map((f) => f.face),
+      threshold: THRESHOLD,
+      selected,
+      pending: state.pending ? state.pending.person : null,
+      busy: Boolean(state.xhr),
+      onPick: checkPerson,
+      onHover: (id) => {
+        state.hoverPerson = id;
+        highlightPerson();
+      },
+    });
+    highlightPerson();
+  }
+
+  // The chart's points of the person under the pointer (else the one answered for) stand out.
+  function highlightPerson() {
+    const chart = document.querySelector("#chart .timeline");
+    if (!chart || !state.result) return;
+    const target = state.result.target;
+    const answered = target && Number.isInteger(target.person) ? target.person : null;
+    const pending = state.pending ? state.pending.person : null;
+    const id = state.hoverPerson !== null ? state.hoverPerson : pending !== null ? pending : answered;
+    chart.classList.toggle("person-focus", id !== null);
+    for (const point of chart.querySelectorAll(".face-point")) {
+      point.classList.toggle("hl", id !== null && point.dataset.person === String(id));
+    }
+  }
+
+  // Re-send the file the result came from, with this face as the target.
+  function checkPerson(person, face) {
+    if (!face || !Array.isArray(face.box)) return;
+    const file = state.sourceFile || (state.file && state.job && state.file.name === state.job.filename ? state.file : null);
+    if (!file) {
+      showError(
+        "Choose the file again to check one person.",
+        null,
+        "The page no longer holds the file this result came from (it was reloaded); choose or drop it above, then click the face again.",
+      );
+      ui.file.focus();
+      return;
+    }
+    if (state.xhr) return;
+    upload(file, { person, t: Number(face.timestamp_s !== undefined ? face.timestamp_s : face.t), box: face.box.map(Number) });
+  }
+
+  // While a targeted re-upload runs: the result stays, dimmed, its row marked as being checked.
+  function showPending(file, target) {
+    ui.result.classList.add("stale");
+    ui.result.setAttribute("aria-busy", "true");
+    const where = state.result && state.result.media === "image" ? "its face" : `its face at ${fmtSeconds(target.t)}`;
+    $("people-status").textContent = `Checking person ${target.person} in ${file.name}: sending the file again with ${where} as the target…`;
+    showPeople(state.result);
   }
 
   function showModels(result) {
@@ -850,12 +1080,15 @@
     return `'${String(text).replace(/'/g, "'\\''")}'`;
   }
 
-  function curlCommand(fileName) {
+  function curlCommand(fileName, target) {
     // curl -F: a file name with ; , or " must be quoted inside the form value.
     const name = /[;,"\\]/.test(fileName) ? `"${fileName.replace(/["\\]/g, "\\$&")}"` : fileName;
     const parts = ["curl -s"];
     if (state.config.auth_required) parts.push(`-H "Authorization: Bearer $DFDETECT_API_KEY"`);
-    parts.push(`-F ${shellQuote(`file=@${name}`)}`, shellQuote(`${location.origin}/detect`));
+    parts.push(`-F ${shellQuote(`file=@${name}`)}`);
+    // The target's JSON, as a form value: --form-string, so curl reads no @ or < in it.
+    if (target) parts.push(`--form-string ${shellQuote(`target=${target}`)}`);
+    parts.push(shellQuote(`${location.origin}/detect`));
     return parts.join(" ");
   }
 
@@ -865,7 +1098,9 @@
     link.textContent = state.config.auth_required
       ? `/jobs/${job.job_id} (JSON; needs the key header, so open it with curl)`
       : `/jobs/${job.job_id} (the full result as JSON)`;
-    $("curl").textContent = curlCommand(job.filename || state.jobFile || "video.mp4");
+    const target = job.result && job.result.target && job.result.target.box ? job.result.target.box : null;
+    const targetJson = target ? JSON.stringify({ t: target.t, box: target.box }) : null;
+    $("curl").textContent = curlCommand(job.filename || state.jobFile || "video.mp4", targetJson);
     $("copy-status").textContent = "";
   }
 
@@ -890,7 +1125,10 @@
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
-      if (state.result && !ui.result.hidden) drawChart(state.result);
+      if (state.result && !ui.result.hidden) {
+        drawChart(state.result);
+        showPeople(state.result);
+      }
     }, 150);
   });
 
