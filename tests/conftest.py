@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from contract.paths import shared_data_dir
 from tests import media
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
     from redis import Redis
 
     from contract.settings import Settings
@@ -131,3 +133,51 @@ def lively_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     from tests.lively import make_lively
 
     return make_lively(tiny_model_dir, tmp_path_factory.mktemp("lively"))
+
+
+# --- The browser: one Playwright for the session (a second sync_playwright in the same
+# process fails while the first runs), shared by every page test module. ---
+
+ARTIFACTS = REPO_ROOT / "var" / "test-artifacts"
+"""Screenshots of the page (gitignored)."""
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason + "; in CI it must be present")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str | None:
+    """DFDETECT_CHROMIUM, else Debian's `chromium` (or `chromium-browser`) on PATH."""
+    explicit = os.environ.get("DFDETECT_CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).is_file() else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless system Chromium through Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[dev]')")
+    executable = chromium_path()
+    if executable is None:
+        _missing("no Chromium binary (apt-get install chromium, or set DFDETECT_CHROMIUM)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            # --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -9,8 +9,6 @@ DFDETECT_CHROMIUM); never `playwright install`. Skipped without them, a failure 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,6 @@ import pytest
 
 from service.routes.page import CONTENT_SECURITY_POLICY
 from tests import test_e2e
-from tests.conftest import REPO_ROOT
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Request, Route
@@ -31,55 +28,12 @@ pytestmark = pytest.mark.slow
 stack = test_e2e.stack
 """The API and one worker as processes (test_e2e's fixture, reused)."""
 
-ARTIFACTS = REPO_ROOT / "var" / "test-artifacts"
-"""Screenshots of the page (gitignored)."""
 API_KEY = "page-test-key-0123456789"
 MARKUP_NAME = "<img src=x onerror=alert(1)>.mp4"
 PHONE_WIDTH = 375
 RESULT_TIMEOUT_MS = test_e2e.JOB_TIMEOUT_S * 1000
 
 Stack = tuple[str, subprocess.Popen[bytes]]
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason + "; in CI it must be present")
-    pytest.skip(reason)
-
-
-def chromium_path() -> str | None:
-    """DFDETECT_CHROMIUM, else Debian's `chromium` (or `chromium-browser`) on PATH."""
-    explicit = os.environ.get("DFDETECT_CHROMIUM")
-    if explicit:
-        return explicit if Path(explicit).is_file() else None
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless system Chromium through Playwright."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[dev]')")
-    executable = chromium_path()
-    if executable is None:
-        _missing("no Chromium binary (apt-get install chromium, or set DFDETECT_CHROMIUM)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            # --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
-            args=["--no-sandbox", "--disable-dev-shm-usage"],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
 
 
 class Watch:

@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 stack = test_page.stack
-browser = test_page.browser
 page = test_page.page
-artifacts = test_page.artifacts
 
 STREET_CLIP = "facenet_street_1080p.mp4"
 """1080p, several people walking: five face tracks with the test stack's 15 sampled frames."""
