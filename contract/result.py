@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from contract.operating import Verdict
 from contract.people import Person, TargetChoice
 from contract.quality import InputQuality
-from contract.reasons import Reason
+from contract.reasons import Reason, ReasonCode
 from contract.recipes import DEFAULT_RECIPE, RecipeName, VideoScoreRule
 
 UNTRAINED_WARNING = (
@@ -118,8 +118,10 @@ class DetectionResult(BaseModel):
     fake_probability: float = Field(ge=0.0, le=1.0, examples=[0.73])
     label: Literal["FAKE", "REAL"] = Field(description="FAKE when fake_probability >= 0.5.")
     verdict: Verdict = Field(description="REAL, UNCERTAIN or FAKE from the model's bands.")
-    fallback: Literal["no_face", "target_not_found"] | None = Field(
-        None, description="Set when the score fell back to 0.5 (a reason with abstained)."
+    fallback: ReasonCode | None = Field(
+        None,
+        description="Set when the score fell back to 0.5: the code of the reason that made it "
+        "(no_face, target_not_found, or one the recipe's abstain_on names).",
     )
     reasons: list[Reason] = Field(
         default_factory=list, description="Why the answer is unsure or abstained (codes)."

@@ -54,6 +54,16 @@ def test_the_pipeline_runs_the_model_s_values(
     assert result.fake_probability == max(p.fake_probability for p in result.people)
 
 
+def test_a_model_can_make_small_faces_abstain(
+    tiny_model_dir: Path, tmp_path: Path, face_clip: Path
+) -> None:
+    overrides = {"min_face_px": 5000, "abstain_on": ["no_face", "faces_too_small"]}
+    model = with_overrides(tiny_model_dir, tmp_path / "m", overrides)
+    result = DetectionPipeline.load(model, CONFIG).detect(face_clip)
+    assert (result.fake_probability, result.fallback) == (0.5, "faces_too_small")
+    assert result.reasons[0].abstained and result.verdict.label is None
+
+
 def test_explicit_settings_win_over_the_manifest() -> None:
     overrides = {"video_score": "max_person"}
     assert resolve_recipe(PipelineConfig(), "dfdc-15th", overrides).video_score == "max_person"
