@@ -112,7 +112,7 @@ def probe_video(path: Path, settings: Settings) -> ProbedVideo:
                 f"{', '.join(settings.allowed_codecs)}."
             )
         width, height = stream.codec_context.width, stream.codec_context.height
-        _check_size(width, height, settings)
+        check_size(width, height, settings, settings.max_pixels, "DFDETECT_MAX_PIXELS", "video")
         duration = _duration_s(container, stream)
         if duration is not None and duration > settings.max_duration_s:
             raise VideoTooLong(
@@ -129,11 +129,15 @@ def probe_video(path: Path, settings: Settings) -> ProbedVideo:
     return ProbedVideo(fmt, codec, width, height, duration, frames)
 
 
-def _check_size(width: int, height: int, settings: Settings) -> None:
-    if width * height > settings.max_pixels:
+def check_size(
+    width: int, height: int, settings: Settings, max_pixels: int, setting: str, what: str
+) -> None:
+    """A frame (or image) within `max_pixels` (the setting named) and large enough for a face."""
+    if width * height > max_pixels:
+        noun = "a frame" if what == "video" else f"an {what}"
         raise ResolutionTooLarge(
-            f"{width}x{height} is over the limit of {settings.max_pixels} pixels a frame "
-            "(DFDETECT_MAX_PIXELS); downscale the video."
+            f"{width}x{height} is over the limit of {max_pixels} pixels {noun} "
+            f"({setting}); downscale the {what}."
         )
     if min(width, height) < settings.min_side_px:
         raise ResolutionTooSmall(

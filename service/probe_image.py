@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from contract.errors import InvalidImage, ResolutionTooLarge, ResolutionTooSmall, UnsupportedMedia
+from contract.errors import InvalidImage, ResolutionTooLarge, UnsupportedMedia
 from contract.media import (
     FORMAT_NAMES,
     PILLOW_DECODE_ERRORS,
@@ -22,6 +22,7 @@ from contract.media import (
     sniff_file,
 )
 from contract.settings import Settings
+from service.probe import check_size
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ def probe_image(path: Path, settings: Settings) -> ProbedImage:
         raise _undecodable(name, exc, path) from exc
     with image:
         width, height = image.size
-        _check_size(width, height, settings)
+        # Turning the image upright changes neither its pixel count nor its shorter side, so
+        # the header's size (before EXIF orientation) is checked as it is.
+        check_size(
+            width, height, settings, settings.max_image_pixels, "DFDETECT_MAX_IMAGE_PIXELS", "image"
+        )
         # Refused, not cut to its first frame: a verdict on one frame of an animation would pass
         # for a verdict on all of it. A multi-picture JPEG (MPO, a phone's depth or stereo
         # pair) is a photo with extras, so only PNG (APNG) and WebP are asked.
@@ -72,21 +77,6 @@ def probe_image(path: Path, settings: Settings) -> ProbedImage:
     if exif_rotation(orientation) in (90, 270):
         width, height = height, width
     return ProbedImage(fmt, width, height)
-
-
-def _check_size(width: int, height: int, settings: Settings) -> None:
-    # Turning the image upright changes neither its pixel count nor its shorter side, so the
-    # header's size (before EXIF orientation) is checked as it is.
-    if width * height > settings.max_image_pixels:
-        raise ResolutionTooLarge(
-            f"{width}x{height} is over the limit of {settings.max_image_pixels} pixels an image "
-            "(DFDETECT_MAX_IMAGE_PIXELS); downscale the image."
-        )
-    if min(width, height) < settings.min_side_px:
-        raise ResolutionTooSmall(
-            f"{width}x{height} is too small to hold a face: each side needs at least "
-            f"{settings.min_side_px} px (DFDETECT_MIN_SIDE_PX)."
-        )
 
 
 def _undecodable(name: str, exc: Exception, path: Path) -> InvalidImage:

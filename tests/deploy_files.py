@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,19 @@ def runtime_targets() -> dict[str, str]:
 
 
 # --- Fixtures ---
+
+
+def dockerignored(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or a parent decides."""
+    ignored = False
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for line in (REPO_ROOT / ".dockerignore").read_text().splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").removeprefix("**/")
+        if any(fnmatch(c, pattern) or fnmatch(c.rsplit("/", 1)[-1], pattern) for c in candidates):
+            ignored = not negate
+    return ignored

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import cv2
@@ -49,3 +51,13 @@ def labelled_set(folder: Path, *, real: int = 3, fake: int = 3, n_frames: int = 
         metadata[name] = {"label": "FAKE" if is_fake else "REAL", "split": "train"}
     (folder / "metadata.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     return folder
+
+
+def dfdetect(*argv: str) -> str:
+    """Run `dfdetect ARGV` in this process; its stdout (a non-zero exit fails the test)."""
+    from cli.main import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["--log-level", "WARNING", *argv]) == 0
+    return out.getvalue()

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from tests.deploy_files import (
     REPO_ROOT,
     SETTING_VARS,
     STAGES,
+    dockerignored,
     exec_form,
     healthcheck_argv,
     image_env,
@@ -300,8 +300,8 @@ KEPT_OUT += ("models/mine/m.safetensors", "bench/runner.py")
 
 
 def test_the_starter_ensemble_reaches_the_worker_image() -> None:
-    assert not _dockerignored("models/starter/lite0_frame.safetensors")
-    assert not _dockerignored("models/starter/manifest.json")
+    assert not dockerignored("models/starter/lite0_frame.safetensors")
+    assert not dockerignored("models/starter/manifest.json")
 
 
 def test_no_weights_or_secrets_go_into_an_image() -> None:
@@ -311,25 +311,9 @@ def test_no_weights_or_secrets_go_into_an_image() -> None:
             if kw == "COPY" and not rest.startswith("--from="):
                 sources = rest.split()[:-1]
                 assert set(sources) <= IMAGE_SOURCES, rest
-                assert not any(_dockerignored(s) for s in sources), f"{rest}: source ignored"
+                assert not any(dockerignored(s) for s in sources), f"{rest}: source ignored"
     for path in KEPT_OUT:
-        assert _dockerignored(path), f"{path} would reach the build context"
-
-
-def _dockerignored(path: str) -> bool:
-    """Docker's rule: the last pattern matching the path or a parent decides."""
-    ignored = False
-    parts = path.split("/")
-    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for line in (REPO_ROOT / ".dockerignore").read_text().splitlines():
-        pattern = line.strip()
-        if not pattern or pattern.startswith("#"):
-            continue
-        negate = pattern.startswith("!")
-        pattern = pattern.removeprefix("!").removeprefix("**/")
-        if any(fnmatch(c, pattern) or fnmatch(c.rsplit("/", 1)[-1], pattern) for c in candidates):
-            ignored = not negate
-    return ignored
+        assert dockerignored(path), f"{path} would reach the build context"
 
 
 def test_redis_keeps_jobs_and_the_backend_has_no_way_out() -> None:

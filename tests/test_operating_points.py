@@ -4,12 +4,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import tomllib
-from collections.abc import Iterator
-from contextlib import redirect_stdout
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +26,8 @@ from models.manifest import MANIFEST_FILE, load_manifest
 from models.operating import load_operating_points, save_operating_points
 from models.packaged import STARTER_DIR
 from tests.conftest import REPO_ROOT
-from tests.labelled_set import labelled_set
+from tests.deploy_files import dockerignored
+from tests.labelled_set import dfdetect, labelled_set
 from training.operating import table, table_from_report_videos
 from training.starter_card import operating_section
 
@@ -221,22 +219,6 @@ def test_the_table_travels_where_the_manifest_does() -> None:
     def packaged(name: str) -> bool:
         return any(fnmatch(f"starter/{name}", pattern) for pattern in globs)
 
-    def dockerignored(path: str) -> bool:  # as tests/test_deploy.py reads Docker's rule
-        ignored = False
-        parts = path.split("/")
-        candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines():
-            pattern = line.strip()
-            if not pattern or pattern.startswith("#"):
-                continue
-            negate = pattern.startswith("!")
-            pattern = pattern.removeprefix("!").removeprefix("**/")
-            if any(
-                fnmatch(c, pattern) or fnmatch(c.rsplit("/", 1)[-1], pattern) for c in candidates
-            ):
-                ignored = not negate
-        return ignored
-
     assert packaged(MANIFEST_FILE) and packaged(OPERATING_POINTS_FILE)
     assert not dockerignored(f"models/starter/{MANIFEST_FILE}")
     assert not dockerignored(f"models/starter/{OPERATING_POINTS_FILE}")
@@ -246,23 +228,6 @@ def test_the_table_travels_where_the_manifest_does() -> None:
 
 REAL, FAKE = 2, 2
 SAMPLING = ["--sequences", "2", "--sequence-length", "3", "--device", "cpu"]
-
-
-def dfdetect(*argv: str) -> str:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert main(["--log-level", "WARNING", *argv]) == 0
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def one_thread() -> Iterator[None]:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_evaluate_saves_the_table_into_the_model_dir(

@@ -5,23 +5,19 @@ and the model directory it leaves is a trained, checksummed, servable ensemble."
 from __future__ import annotations
 
 import csv
-import io
 import json
-from collections.abc import Iterator
-from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
-from cli.main import main
 from contract.digest import file_sha256
 from contract.result import UNTRAINED_WARNING
 from models.ensemble import Ensemble
 from models.manifest import Manifest, load_manifest
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
-from tests.labelled_set import labelled_set
+from tests.labelled_set import dfdetect, labelled_set
 from training.cache import open_cache, read_png
 
 REAL, FAKE = 3, 3
@@ -37,23 +33,6 @@ class Chain:
     model: Path
     report: Path
     outputs: dict[str, str]
-
-
-def dfdetect(*argv: str) -> str:
-    """Run `dfdetect ARGV` in this process; its stdout (a non-zero exit fails the test)."""
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert main(["--log-level", "WARNING", *argv]) == 0
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def one_thread() -> Iterator[None]:
-    # Two threads on two shared cores spin against other processes: 10x slower, not 2x faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
