@@ -75,7 +75,7 @@ class TooManyFrames(DfdetectError):
 
 
 class TooFewFrames(DfdetectError):
-    """Fewer decodable frames than DFDETECT_MIN_FRAMES: a still image, not a video."""
+    """Fewer decodable frames than DFDETECT_MIN_FRAMES (a picture goes as JPEG, PNG or WebP)."""
 
     code = "too_few_frames"
     status = 422

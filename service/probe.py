@@ -166,5 +166,5 @@ def _decode_first_frames(
         raise InvalidVideo("No frame of the video stream could be decoded (truncated or corrupt).")
     raise TooFewFrames(
         f"Only {decoded} frame(s) could be decoded; a video needs at least {wanted} "
-        "(DFDETECT_MIN_FRAMES). Send a video, not a still image."
+        "(DFDETECT_MIN_FRAMES). Send a longer video, or a single picture as JPEG, PNG or WebP."
     )
