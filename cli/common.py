@@ -19,6 +19,20 @@ def load_settings(**overrides: Any) -> Settings:
         raise SystemExit(f"dfdetect: invalid settings: {exc}") from exc
 
 
+def add_method_options(p: argparse.ArgumentParser, *, video_score_help: str) -> None:
+    """--recipe and --video-score, as `detect` and the evaluation commands take them."""
+    from typing import get_args
+
+    from contract.recipes import RECIPES, VideoScoreRule
+
+    p.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        help="Recipe to run (default DFDETECT_RECIPE, else the model directory's).",
+    )
+    p.add_argument("--video-score", choices=get_args(VideoScoreRule), help=video_score_help)
+
+
 def existing_file(value: str) -> Path:
     """An argparse type: a path that exists."""
     path = Path(value)

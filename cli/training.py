@@ -12,8 +12,8 @@ from typing import Any
 
 from cli import starter
 from cli import train_handlers as handlers
+from cli.common import add_method_options
 from contract.pipeline import DEFAULT_BACKBONE
-from contract.recipes import RECIPES
 from training.schedule import CYCLE_EPOCHS, LEARNING_RATE, WARMUP_MULTIPLIER, WEIGHT_DECAY
 
 DEFAULT_EVAL_DIR = Path("var/evaluation")
@@ -66,16 +66,10 @@ def _sampling_options(p: argparse.ArgumentParser, what: str, *, ensemble: bool =
         "--device", choices=["auto", "cpu", "cuda"], help="Default DFDETECT_DEVICE (auto)."
     )
     if ensemble:
-        p.add_argument(
-            "--recipe",
-            choices=sorted(RECIPES),
-            help="Recipe to run (default DFDETECT_RECIPE, else the model directory's).",
-        )
-        p.add_argument(
-            "--video-score",
-            choices=["all_faces", "max_person"],
-            help="all_faces (every face, the recipe's rule) or max_person (the most fake "
-            "person); default DFDETECT_VIDEO_SCORE, else the recipe's.",
+        add_method_options(
+            p,
+            video_score_help="all_faces (every face, the recipe's rule) or max_person (the most "
+            "fake person); default DFDETECT_VIDEO_SCORE, else the recipe's.",
         )
 
 

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import existing_file, load_settings
-from contract.recipes import RECIPES
+from cli.common import add_method_options, existing_file, load_settings
 
 log = logging.getLogger("dfdetect.worker")
 
@@ -51,15 +50,10 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--decode", choices=["seek", "sequential"], help="Frame decoding strategy (default seek)."
     )
-    p.add_argument(
-        "--recipe",
-        choices=sorted(RECIPES),
-        help="Recipe to run (default DFDETECT_RECIPE, else the model directory's).",
-    )
-    p.add_argument(
-        "--video-score",
-        choices=["all_faces", "max_person"],
-        help="How the video score is formed (default DFDETECT_VIDEO_SCORE, else the recipe's).",
+    add_method_options(
+        p,
+        video_score_help="How the video score is formed (default DFDETECT_VIDEO_SCORE, else "
+        "the recipe's).",
     )
     p.add_argument(
         "--target",

@@ -16,21 +16,24 @@ from pydantic import ValidationError
 
 from contract.errors import ModelError
 from contract.operating import OPERATING_POINTS_FILE, OperatingPoints
-from models.manifest import load_manifest
+from models.manifest import Manifest, load_manifest
 
 log = logging.getLogger("dfdetect.models")
 
 FIX_HINT = "rewrite it with `dfdetect evaluate --save-operating-points` or delete it"
 
 
-def checkpoints(model_dir: Path) -> list[str]:
+def checkpoints(manifest: Manifest) -> list[str]:
     """The members' checkpoint hashes, in manifest order: what a table was measured with."""
-    return [member.sha256 for member in load_manifest(model_dir).members]
+    return [member.sha256 for member in manifest.members]
 
 
-def load_operating_points(model_dir: Path) -> OperatingPoints | None:
+def load_operating_points(
+    model_dir: Path, manifest: Manifest | None = None
+) -> OperatingPoints | None:
     """`model_dir/operating_points.json`, validated; None when the directory has none, or has
-    one measured on other weights (retrained since: its bands would not hold)."""
+    one measured on other weights (retrained since: its bands would not hold). `manifest`:
+    the directory's, when the caller has read it already."""
     path = Path(model_dir) / OPERATING_POINTS_FILE
     if not path.is_file():
         return None
@@ -46,7 +49,7 @@ def load_operating_points(model_dir: Path) -> OperatingPoints | None:
         ) from error
     except OSError as error:
         raise ModelError(f"cannot read {path}: {error}") from error
-    if table.checkpoints != checkpoints(model_dir):
+    if table.checkpoints != checkpoints(manifest or load_manifest(model_dir)):
         log.warning("%s was measured on other weights: not used (%s)", path, FIX_HINT)
         return None
     return table
@@ -56,7 +59,7 @@ def save_operating_points(model_dir: Path, table: OperatingPoints) -> Path:
     """Write `model_dir/operating_points.json` atomically (a reader never sees half a file),
     stamped with the checkpoints of the model directory's members."""
     path = Path(model_dir) / OPERATING_POINTS_FILE
-    stamped = table.model_copy(update={"checkpoints": checkpoints(model_dir)})
+    stamped = table.model_copy(update={"checkpoints": checkpoints(load_manifest(model_dir))})
     text = json.dumps(stamped.model_dump(mode="json"), indent=2) + "\n"
     handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:

@@ -86,7 +86,6 @@ class JobStore:
             "size": upload.size,
             "upload_path": str(upload.path),
             "created_at": datetime.now(UTC).isoformat(),
-            "target": target_json(target),
         }
         return self.queue.enqueue(
             JOB_FUNCTION,

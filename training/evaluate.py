@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from contract.errors import DfdetectError
 from contract.result import NO_FACE_PROBABILITY
-from models.operating import save_operating_points
+from models.operating import checkpoints, save_operating_points
 from training.dfdc import LabelledVideo
 from training.metrics import DECISION_THRESHOLD, LOG_LOSS_EPS, binary_report, roc_points
 from training.operating import table_from_scored
@@ -113,7 +113,7 @@ def evaluate(
     original = conditions[ORIGINAL]
     table = table_from_scored(results[ORIGINAL], pipeline.steps.recipe.name)
     if table is not None:  # the weights it holds for, as save_operating_points stamps them
-        sums = [member.spec.sha256 for member in pipeline.ensemble.members]
+        sums = checkpoints(pipeline.ensemble.manifest)
         table = table.model_copy(update={"checkpoints": sums})
     files = {"csv": str(out / CSV_FILE), "roc": str(out / ROC_FILE)}
     if table is not None and operating_points_dir is not None:

@@ -26,7 +26,7 @@ from contract.result import (
     MemberResult,
     SequenceResult,
 )
-from models.ensemble import Ensemble
+from models.ensemble import Ensemble, EnsembleScores
 from models.postprocess import combine_members
 from workers.people import MemberFaces, build_people, choose_person, face_px
 from workers.sampling import SampledVideo
@@ -41,7 +41,12 @@ class Scored:
     frames: list[FrameResult]
     sequences: list[SequenceResult]
     models: list[MemberResult]
-    image: bool
+    scores: EnsembleScores
+    """The members' raw scores: per face in frame order, per sequence."""
+
+    @property
+    def image(self) -> bool:
+        return self.video.image
 
 
 @dataclass(frozen=True)
@@ -61,23 +66,19 @@ def video_score_rule(config: PipelineConfig, recipe: Recipe) -> VideoScoreRule:
 
 
 def _member_faces(
-    ensemble: Ensemble, scored: Scored, sequence_faces: list[int]
+    ensemble: Ensemble, scores: EnsembleScores, sequence_faces: list[int]
 ) -> list[MemberFaces]:
-    faces = [face for frame in scored.frames for face in frame.faces]
+    """Each member's raw scores and the face each belongs to (a sequence: its middle face)."""
     out = []
     for member in ensemble.members:
         spec = member.spec
         if member.module.input_kind == "frame":
-            values = [
-                face.member_scores[spec.name] for face in faces if spec.name in face.member_scores
-            ]
-            which = list(range(len(values)))
+            values = scores.faces.get(spec.name, np.empty(0))
+            which: list[int] = list(range(len(values)))
         else:
-            values = [
-                s.member_scores[spec.name] for s in scored.sequences if spec.name in s.member_scores
-            ]
-            which = sequence_faces[: len(values)]
-        out.append(MemberFaces(spec.name, spec.postprocess, np.asarray(values), which))
+            values = scores.sequences.get(spec.name, np.empty(0))
+            which = sequence_faces
+        out.append(MemberFaces(spec.name, spec.postprocess, values, which))
     return out
 
 
@@ -91,7 +92,7 @@ def answer(
     """The result: people, the score by the rule or the target, reasons, quality, verdict."""
     ensemble, recipe, table = context.ensemble, context.recipe, context.operating_points
     people = build_people(
-        scored.frames, tracks, _member_faces(ensemble, scored, sequence_faces), table
+        scored.frames, tracks, _member_faces(ensemble, scored.scores, sequence_faces), table
     )
     rule = video_score_rule(context.config, recipe)
     combined = _video_score(rule, scored.models, people)

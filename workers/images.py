@@ -56,5 +56,8 @@ def load_image(path: Path, *, sha256: str | None = None) -> SampledVideo:
     )
     # No sequences: a sequence is consecutive frames, and an image has one.
     return SampledVideo(
-        info=info, frames=[SampledFrame(index=0, timestamp_s=0.0, image=pixels)], sequences=[]
+        info=info,
+        frames=[SampledFrame(index=0, timestamp_s=0.0, image=pixels)],
+        sequences=[],
+        image=True,
     )

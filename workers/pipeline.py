@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -51,6 +52,16 @@ class SequenceCrop:
     crops: list[np.ndarray]
     middle_face: int = -1
     """The index (in frame order, over the video) of the middle frame's face it was cut for."""
+
+
+class DetectOptions(TypedDict, total=False):
+    """`detect`'s keyword options, which it passes on to `detect_with_crops`."""
+
+    sha256: str | None
+    progress: Progress | None
+    should_stop: StopCheck | None
+    video: SampledVideo | None
+    target: Target
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,7 @@ class DetectionPipeline:
         manifest = ensemble.manifest
         recipe = resolve_recipe(config, manifest.recipe, manifest.recipe_overrides)
         detector = FaceDetector(detector_config(config, recipe), device)
-        return cls(config, ensemble, detector, load_operating_points(model_dir))
+        return cls(config, ensemble, detector, load_operating_points(model_dir, manifest))
 
     def warm_up(self) -> None:
         self.ensemble.warm_up()
@@ -135,29 +146,13 @@ class DetectionPipeline:
             spans_for=self.steps.spans_for(),
         )
 
-    def detect(
-        self,
-        path: Path,
-        *,
-        sha256: str | None = None,
-        progress: Progress | None = None,
-        should_stop: StopCheck | None = None,
-        video: SampledVideo | None = None,
-        target: Target = "all",
-    ) -> DetectionResult:
-        """Score one video file; raises contract.errors exceptions for unusable input.
+    def detect(self, path: Path, **options: Unpack[DetectOptions]) -> DetectionResult:
+        """Score one video (or image) file; raises contract.errors exceptions for unusable input.
 
         `video`: its frames from `sample` already (decoded while the device scored another
         video); the decode stage then costs nothing here.
         """
-        return self.detect_with_crops(
-            path,
-            sha256=sha256,
-            progress=progress,
-            should_stop=should_stop,
-            video=video,
-            target=target,
-        ).result
+        return self.detect_with_crops(path, **options).result
 
     def detect_with_crops(
         self,
@@ -182,17 +177,16 @@ class DetectionPipeline:
                 for frame, dets in zip(video.frames, faces, strict=True)
                 for det in dets
             ]
-            image = not video.sequences and video.info.frame_count == 1
-            scores_sequences = self.steps.scores_sequences and not image
+            scores_sequences = self.steps.scores_sequences and not video.image
             sequences = sequence_crops(video, faces) if scores_sequences else []
         with clock.stage("score"):
             scores = self.ensemble.score(face_crops, [s.crops for s in sequences])
         with clock.stage("postprocess"):
             frames, seq_results, models = self._breakdown(
-                video, faces, scores.faces, sequences, scores.sequences, image=image
+                video, faces, scores.faces, sequences, scores.sequences
             )
             tracks = _tracks(video, faces, face_crops)
-            scored = Scored(video, frames, seq_results, models, image=image)
+            scored = Scored(video, frames, seq_results, models, scores)
             context = Answering(
                 self.ensemble,
                 self.steps.recipe,
@@ -213,8 +207,6 @@ class DetectionPipeline:
         face_scores: dict[str, np.ndarray],
         sequences: list[SequenceCrop],
         seq_scores: dict[str, np.ndarray],
-        *,
-        image: bool,
     ) -> tuple[list[FrameResult], list[SequenceResult], list[MemberResult]]:
         """Per frame and face, per sequence, and each member's post-processed video score."""
         frames: list[FrameResult] = []
@@ -259,7 +251,7 @@ class DetectionPipeline:
                     postprocess=spec.postprocess.strategy,
                     checkpoint_sha256=spec.sha256,
                     trained=spec.trained,
-                    applicable=not (image and reads == "sequence"),
+                    applicable=not (video.image and reads == "sequence"),
                 )
             )
         return frames, seq_results, models

@@ -56,6 +56,8 @@ class SampledVideo:
     info: VideoInfo
     frames: list[SampledFrame]
     sequences: list[list[int]]
+    image: bool = False
+    """A still image as one frame (workers/images.py): frame members only."""
 
 
 @dataclass(frozen=True)
