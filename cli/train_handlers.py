@@ -183,7 +183,7 @@ def evaluate(args: argparse.Namespace) -> int:
         "model_dir": str(args.model_dir),
         "data": [str(d) for d in args.data_dirs],
         "trained": pipeline.ensemble.trained,
-        "members": pipeline.ensemble.describe(),
+        "members": pipeline.ensemble.describe(pipeline.steps.recipe.crop),
         "sampling": {
             "sequences": config.sequences,
             "sequence_length": config.sequence_length,

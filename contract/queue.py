@@ -46,7 +46,8 @@ class WorkerModels(BaseModel):
     device: str = Field(description="cpu or cuda:N.")
     trained: bool = Field(description="False when any member has untrained weights.")
     members: list[dict[str, Any]] = Field(
-        description="name, kind, backbone, image_size, sha256, trained of each member."
+        description="name, kind, backbone, image_size, crop (the rule its faces are cut by), "
+        "resize, mean, std, sha256, trained, postprocess and provenance of each member."
     )
     model: ModelIdentity = Field(
         default_factory=ModelIdentity, description="Name, version and note of the weights."

@@ -2,8 +2,9 @@
 
 A model directory's manifest names the recipe its members were made for (`recipe`);
 `PipelineConfig.recipe`, when set, overrides it; every result names the recipe that ran.
-What a member does to a crop (input size, resize rule, mean/std) is the member's own, in the
-manifest. Torch-free: the API validates manifests and results with it.
+What a member does to a face (crop rule, input size, resize rule, mean/std) is the member's own,
+in the manifest; a member that names no crop rule reads the recipe's. Torch-free: the API
+validates manifests and results with it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ DEFAULT_RECIPE: RecipeName = "dfdc-15th"
 VideoScoreRule = Literal["all_faces", "max_person"]
 """all_faces: each member post-processes every face of the video (both DFDC kernels);
 max_person: each person's faces on their own, and the video takes the most fake person."""
+CropRule = Literal["margin", "thirds"]
+"""How a face is cut from the full frame: margin (15th place) grows the box by h/0.75 - h on
+each axis; thirds (1st place) by h//3 and w//3 on each side."""
 
 
 class Recipe(BaseModel):
@@ -42,9 +46,9 @@ class Recipe(BaseModel):
         "every_face_half_size: MTCNN on the frame halved with PIL's resize, every face it "
         "returns, boxes doubled and truncated to integers."
     )
-    crop: Literal["margin", "thirds"] = Field(
+    crop: CropRule = Field(
         description="margin: grown by h/0.75 - h on each axis; thirds: h//3 and w//3 on each "
-        "side, cut from the full frame."
+        "side, cut from the full frame. A member that names its own (MemberSpec.crop) reads that."
     )
     max_faces: int | None = Field(
         None, ge=1, description="Most faces scored a video, in frame order (None: no cap)."

@@ -1,12 +1,13 @@
 """The loaded ensemble: batched scoring of face crops and sequences, with backbone reuse.
 
-`Ensemble.score(face_crops, sequence_crops)` is the one call that scores everything for a video.
-Frame members read the face crops; sequence members read the sequences (L crops cut with the
-middle frame's box). Members whose backbones have identical weights (the 15th-place LSTM froze
-the CutMix model's backbone) share one encoder module, and within one `score` call every
-distinct crop goes through a shared encoder once: a sequence's middle crop is the face crop of
-that frame, so the CutMix member's features for it are reused by the LSTM. `score_faces` and
-`score_sequences` are the same thing for one kind only (no reuse across kinds).
+`Ensemble.score(crops)` is the one call that scores everything for a video. Frame members read
+the face crops, sequence members the sequences (L crops cut with the middle frame's box), each
+cut by the member's crop rule (models/crop_rules.py). Members whose backbones have identical
+weights (the 15th-place LSTM froze the CutMix model's backbone) share one encoder module, and
+within one `score` call every distinct crop goes through a shared encoder once when the members
+also read the same crop rule: a sequence's middle crop is the face crop of that frame, so the
+CutMix member's features for it are reused by the LSTM. `score_faces` and `score_sequences`
+are the same thing for one kind only (no reuse across kinds), the crops alike for every rule.
 `share_backbones=False` turns all reuse off so a benchmark can compare; `fold_norms=False`
 keeps BatchNorm as its own layer instead of folded into the convolutions (models/fold.py).
 """
@@ -22,16 +23,17 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 import torch
 
+from contract.recipes import CropRule
 from contract.result import ModelIdentity
 from models.batching import (
     Crop,
-    check_crop,
     crops_to_batch,
     pad_batch,
     probabilities,
     tensors_digest,
     unique_crops,
 )
+from models.crop_rules import CropsByRule, member_rule
 from models.fold import fold_batchnorm
 from models.manifest import Manifest, MemberSpec, load_manifest, load_member
 from models.networks import Classifier, classifier_input
@@ -48,6 +50,16 @@ class LoadedMember:
     module: Classifier
     encoder_digest: str
     """SHA-256 over the encoder's tensors: equal digests mean identical backbone weights."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One member's crops for one `score` call: `counts` crops per score (1 for a face)."""
+
+    member: LoadedMember
+    rule: CropRule
+    crops: list[Crop]
+    counts: list[int]
 
 
 class EnsembleOptions(TypedDict, total=False):
@@ -151,14 +163,23 @@ class Ensemble:
         manifest = self.manifest
         return ModelIdentity(name=manifest.name, version=manifest.version, note=manifest.note)
 
-    def describe(self) -> list[dict[str, Any]]:
-        """Members as `/models` lists them."""
+    def crop_rules(self, recipe_crop: CropRule) -> list[CropRule]:
+        """The distinct crop rules the members read under a recipe cutting by `recipe_crop`."""
+        return list(dict.fromkeys(member_rule(m.spec, recipe_crop) for m in self.members))
+
+    def describe(self, recipe_crop: CropRule) -> list[dict[str, Any]]:
+        """Members as `/models` lists them, with the preprocessing each runs (its crop rule as
+        read under a recipe cutting by `recipe_crop`)."""
         return [
             {
                 "name": member.spec.name,
                 "kind": member.spec.kind,
                 "backbone": member.spec.backbone,
                 "image_size": member.spec.image_size,
+                "crop": member_rule(member.spec, recipe_crop),
+                "resize": member.spec.resize,
+                "mean": list(member.spec.mean),
+                "std": list(member.spec.std),
                 "sha256": member.spec.sha256,
                 "trained": member.spec.trained,
                 "postprocess": member.spec.postprocess.strategy,
@@ -179,7 +200,7 @@ class Ensemble:
         size, length = self.crop_size, self.sequence_length or 1
         for count in self.batch_sizes() if self.pad_batches else [1]:
             crops = [np.full((size, size, 3), index % 256, np.uint8) for index in range(count)]
-            self.score(crops, [crops[:length]])
+            self.score(CropsByRule.alike(crops, [crops[:length]]))
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
@@ -193,42 +214,42 @@ class Ensemble:
         return [*sizes, self.batch_size]
 
     def score_faces(self, crops: Sequence[Crop]) -> dict[str, np.ndarray]:
-        """Frame members: name -> fake probability per crop, shape (N,)."""
-        return self.score(crops, ()).faces
+        """Frame members: name -> fake probability per crop, shape (N,), whatever their rule."""
+        return self.score(CropsByRule.alike(crops)).faces
 
     def score_sequences(self, sequences: Sequence[Sequence[Crop]]) -> dict[str, np.ndarray]:
-        """Sequence members: name -> fake probability per sequence, shape (S,)."""
-        return self.score((), sequences).sequences
+        """Sequence members: name -> fake probability per sequence, shape (S,), whatever their
+        rule."""
+        return self.score(CropsByRule.alike((), sequences)).sequences
 
     @torch.inference_mode()
-    def score(
-        self, face_crops: Sequence[Crop], sequence_crops: Sequence[Sequence[Crop]]
-    ) -> EnsembleScores:
-        """Score face crops with the frame members and sequences with the sequence members.
+    def score(self, crops: CropsByRule) -> EnsembleScores:
+        """Score the face crops with the frame members and the sequences with the sequence
+        members, each member the crops cut by its own rule.
 
-        One call so that crops both kinds see go through a shared backbone once.
+        One call so that crops several members see go through a shared backbone once.
         """
-        for crop in face_crops:
-            check_crop(crop)
-        lengths = [len(sequence) for sequence in sequence_crops]
-        if any(length == 0 for length in lengths):
-            raise ValueError("every sequence needs at least one crop")
-        flat = [crop for sequence in sequence_crops for crop in sequence]
-        for crop in flat:
-            check_crop(crop)
-        requests = [(member, list(face_crops)) for member in self.frame_members]
-        requests += [(member, flat) for member in self.sequence_members]
+        requests = []
+        for member in [*self.frame_members, *self.sequence_members]:
+            rule = crops.rule_of(member.spec)
+            if member.module.input_kind == "frame":
+                faces = list(crops.faces_for(member.spec))
+                requests.append(_Request(member, rule, faces, [1] * len(faces)))
+            else:
+                sequences = crops.sequences_for(member.spec)
+                flat = [crop for sequence in sequences for crop in sequence]
+                requests.append(_Request(member, rule, flat, [len(s) for s in sequences]))
         features = self._encode(requests)
-        faces: dict[str, np.ndarray] = {}
-        sequences: dict[str, np.ndarray] = {}
+        faces_out: dict[str, np.ndarray] = {}
+        sequences_out: dict[str, np.ndarray] = {}
         with self._precision():
-            for (member, _), feats in zip(requests, features, strict=True):
-                # One dispatch for every registered kind: what it reads picks crops and lengths.
-                reads_frames = member.module.input_kind == "frame"
-                counts = [1] * len(face_crops) if reads_frames else lengths
-                logits = None if feats is None else member.module.head(feats, counts)
-                (faces if reads_frames else sequences)[member.spec.name] = probabilities(logits)
-        return EnsembleScores(faces=faces, sequences=sequences)
+            for request, feats in zip(requests, features, strict=True):
+                # One dispatch for every registered kind: what it reads picks where it goes.
+                module = request.member.module
+                logits = None if feats is None else module.head(feats, request.counts)
+                out = faces_out if module.input_kind == "frame" else sequences_out
+                out[request.member.spec.name] = probabilities(logits)
+        return EnsembleScores(faces=faces_out, sequences=sequences_out)
 
     @contextmanager
     def _precision(self) -> Iterator[None]:
@@ -245,20 +266,21 @@ class Ensemble:
         finally:
             torch.backends.cudnn.allow_tf32 = previous
 
-    def _encode(self, requests: list[tuple[LoadedMember, list[Crop]]]) -> list[torch.Tensor | None]:
+    def _encode(self, requests: list[_Request]) -> list[torch.Tensor | None]:
         """Backbone features for each request's crops; None where a request has no crops.
 
-        With sharing, requests through the same encoder module at the same size and resize
-        rule form one group, and each distinct crop of a group is encoded once.
+        With sharing, requests through the same encoder module at the same size, resize rule
+        and crop rule form one group, and each distinct crop of a group is encoded once.
         """
-        groups: dict[tuple[int, int, str], list[int]] = {}
-        for index, (member, _) in enumerate(requests):
-            key = (id(member.module.encoder), member.spec.image_size, member.spec.resize)
-            groups.setdefault(key if self.share_backbones else (index, 0, ""), []).append(index)
+        groups: dict[tuple[int, int, str, str], list[int]] = {}
+        for index, request in enumerate(requests):
+            spec = request.member.spec
+            key = (id(request.member.module.encoder), spec.image_size, spec.resize, request.rule)
+            groups.setdefault(key if self.share_backbones else (index, 0, "", ""), []).append(index)
         features: list[torch.Tensor | None] = [None] * len(requests)
         for indices in groups.values():
-            member = requests[indices[0]][0]
-            crops = [crop for index in indices for crop in requests[index][1]]
+            member = requests[indices[0]].member
+            crops = [crop for index in indices for crop in requests[index].crops]
             if not crops:
                 continue
             if self.share_backbones:
@@ -269,7 +291,7 @@ class Ensemble:
             gathered = encoded[torch.tensor(inverse, device=encoded.device)]
             start = 0
             for index in indices:
-                count = len(requests[index][1])
+                count = len(requests[index].crops)
                 features[index] = gathered[start : start + count] if count else None
                 start += count
         return features

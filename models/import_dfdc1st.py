@@ -105,6 +105,7 @@ def _member(path: Path, name: str) -> ImportedMember:
         name=name,
         kind="frame",
         backbone=backbone,
+        crop="thirds",
         image_size=INPUT_SIZE,
         resize="isotropic_pad",
         checkpoint=f"{name}.safetensors",

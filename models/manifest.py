@@ -23,7 +23,7 @@ from torch import nn
 from contract.digest import file_sha256
 from contract.errors import ModelError
 from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
-from contract.recipes import DEFAULT_RECIPE, RecipeName, recipe_with
+from contract.recipes import DEFAULT_RECIPE, CropRule, RecipeName, recipe_with
 from models import dfdc_networks  # noqa: F401  (registers the 15th-place sequence kinds)
 from models.batching import Resize
 from models.networks import Classifier, build_classifier, classifier_input, classifier_kinds
@@ -47,6 +47,12 @@ class MemberSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     kind: str = Field(description="A registered classifier kind (models/networks.py).")
     backbone: str = Field(description="timm model name, e.g. tf_efficientnet_b6.")
+    crop: CropRule | None = Field(
+        None,
+        description="How its faces are cut from the frame: margin (15th place) or thirds (1st "
+        "place); None: the recipe's rule. A member keeps the crops it was trained on whatever "
+        "recipe runs it.",
+    )
     image_size: int = Field(gt=0, description="Square crop side the member was trained on.")
     mean: Rgb = Field(IMAGENET_MEAN, description="Per-channel mean (RGB, 0-1) of its inputs.")
     std: Rgb = Field(IMAGENET_STD, description="Per-channel std (RGB, 0-1) of its inputs.")

@@ -37,7 +37,8 @@ def scaffold_ensemble(
     Members: `<p>_frame` and `<p>_frame_cutmix` (frame classifiers) and `<p>_lstm` (sequence
     classifier), `<p>` from `member_prefix`. As in the 15th place, the LSTM's frozen encoder
     is the CutMix model's backbone: its weights are copied, so they are identical. The same
-    seed gives byte-identical checkpoints.
+    seed gives byte-identical checkpoints. The members name no crop rule: random weights were
+    trained on no crop, so they read the crops of whichever recipe runs them.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -126,6 +126,10 @@ class ModelsInfo(BaseModel):
                                     "kind": "frame",
                                     "backbone": "tf_efficientnet_b6",
                                     "image_size": 224,
+                                    "crop": "margin",
+                                    "resize": "square_area",
+                                    "mean": [0.485, 0.456, 0.406],
+                                    "std": [0.229, 0.224, 0.225],
                                     "sha256": "9c1f...",
                                     "trained": False,
                                 }

@@ -131,6 +131,9 @@ def test_readyz_follows_worker_registration(
         assert ready.json()["workers"] == 1
         models = client.get("/models").json()
         assert models["workers"][0]["trained"] is False
+        # Each member's preprocessing: the scaffold names no crop rule, so it reads the recipe's.
+        member = models["workers"][0]["members"][0]
+        assert (member["crop"], member["resize"]) == ("margin", "square_area")
         assert models["warnings"] and models["warnings"][0].startswith("untrained_weights")
     finally:
         worker.register_death()

@@ -20,6 +20,7 @@ from torch import nn
 
 from contract.errors import ModelError
 from models.batching import unique_crops
+from models.crop_rules import CropsByRule
 from models.device import resolve_device
 from models.ensemble import Ensemble, EnsembleScores
 from models.manifest import load_manifest
@@ -52,11 +53,17 @@ def sequences(crops: list[np.ndarray]) -> list[list[np.ndarray]]:
     return [crops[start : start + LENGTH] for start in (0, 3, 6)]
 
 
+@pytest.fixture(scope="module")
+def both(crops: list[np.ndarray], sequences: list[list[np.ndarray]]) -> CropsByRule:
+    """The face crops and the sequences, the same for every crop rule."""
+    return CropsByRule.alike(crops, sequences)
+
+
 def test_load_gives_members_untrained_and_described(ensemble: Ensemble) -> None:
     assert [m.spec.name for m in ensemble.members] == ["b0_frame", "b0_frame_cutmix", "b0_lstm"]
     assert not ensemble.trained
     assert (ensemble.crop_size, ensemble.sequence_length) == (SIZE, LENGTH)
-    described = ensemble.describe()
+    described = ensemble.describe("margin")
     assert described[2]["kind"] == "sequence" and described[2]["trained"] is False
     assert described[0]["sha256"] == ensemble.members[0].spec.sha256
     assert all(not member.module.training for member in ensemble.members)
@@ -84,7 +91,7 @@ def test_scores_are_probabilities_per_crop_and_per_sequence(
 
 
 def test_empty_inputs_give_empty_arrays(ensemble: Ensemble) -> None:
-    scores = ensemble.score([], [])
+    scores = ensemble.score(CropsByRule.alike([], []))
     assert {name: s.shape for name, s in scores.faces.items()} == {
         "b0_frame": (0,),
         "b0_frame_cutmix": (0,),
@@ -132,21 +139,19 @@ def assert_scores_close(a: EnsembleScores, b: EnsembleScores, atol: float) -> No
 def test_shared_backbone_scores_equal_unshared(
     ensemble: Ensemble,
     unshared: Ensemble,
-    crops: list[np.ndarray],
-    sequences: list[list[np.ndarray]],
+    both: CropsByRule,
 ) -> None:
-    assert_scores_close(ensemble.score(crops, sequences), unshared.score(crops, sequences), 1e-5)
+    assert_scores_close(ensemble.score(both), unshared.score(both), 1e-5)
 
 
 def test_folded_batchnorm_scores_equal_unfolded(
     ensemble: Ensemble,
     lively_model_dir: Path,
-    crops: list[np.ndarray],
-    sequences: list[list[np.ndarray]],
+    both: CropsByRule,
 ) -> None:
     unfolded = Ensemble.load(lively_model_dir, CPU, batch_size=4, fold_norms=False)
     # Folding reorders floating-point sums, as a layout change does: 1.0e-5 seen.
-    assert_scores_close(ensemble.score(crops, sequences), unfolded.score(crops, sequences), 1e-4)
+    assert_scores_close(ensemble.score(both), unfolded.score(both), 1e-4)
     # Folding replaced the norms in the one encoder the CutMix and LSTM members share.
     encoders = {m.spec.name: m.module.encoder for m in ensemble.members}
     assert encoders["b0_frame_cutmix"] is encoders["b0_lstm"]
@@ -166,24 +171,22 @@ def count_encoded(ensemble: Ensemble) -> dict[str, int]:
 
 
 def test_shared_backbone_encodes_each_distinct_crop_once(
-    lively_model_dir: Path, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
+    lively_model_dir: Path, both: CropsByRule
 ) -> None:
     shared = Ensemble.load(lively_model_dir, CPU)
     assert shared.members[2].module.encoder is shared.members[1].module.encoder
     counts = count_encoded(shared)
-    shared.score(crops, sequences)
+    shared.score(both)
     # The LSTM's 15 sequence crops are all among the 12 face crops the CutMix member encodes;
     # the shared encoder's hooks fire for both members, once per forward.
     assert counts == {"b0_frame": 12, "b0_frame_cutmix": 12, "b0_lstm": 12}
 
 
-def test_unshared_backbones_encode_every_crop(
-    lively_model_dir: Path, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
-) -> None:
+def test_unshared_backbones_encode_every_crop(lively_model_dir: Path, both: CropsByRule) -> None:
     separate = Ensemble.load(lively_model_dir, CPU, share_backbones=False)
     assert separate.members[2].module.encoder is not separate.members[1].module.encoder
     counts = count_encoded(separate)
-    separate.score(crops, sequences)
+    separate.score(both)
     assert counts == {"b0_frame": 12, "b0_frame_cutmix": 12, "b0_lstm": 15}
 
 
@@ -233,12 +236,10 @@ def test_asking_for_missing_cuda_is_a_model_error() -> None:
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_fp32_equals_cpu(
-    lively_model_dir: Path, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
-) -> None:
+def test_cuda_fp32_equals_cpu(lively_model_dir: Path, both: CropsByRule) -> None:
     # fp32 means fp32: the ensemble turns TF32 off (measured 0.008 from the CPU with it on).
-    cuda = Ensemble.load(lively_model_dir, torch.device("cuda")).score(crops, sequences)
-    cpu = Ensemble.load(lively_model_dir, CPU).score(crops, sequences)
+    cuda = Ensemble.load(lively_model_dir, torch.device("cuda")).score(both)
+    cpu = Ensemble.load(lively_model_dir, CPU).score(both)
     for name in cuda.faces:
         np.testing.assert_allclose(cuda.faces[name], cpu.faces[name], atol=1e-4)
     np.testing.assert_allclose(cuda.sequences["b0_lstm"], cpu.sequences["b0_lstm"], atol=1e-4)
@@ -251,12 +252,10 @@ def test_cuda_fp32_equals_cpu(
     reason="fp16 moved these test networks' scores by up to 0.016 (mean 0.003) on an H100; "
     "half precision stays off by default until trained weights pass this check",
 )
-def test_cuda_half_precision_within_0_01_of_fp32(
-    lively_model_dir: Path, crops: list[np.ndarray], sequences: list[list[np.ndarray]]
-) -> None:
+def test_cuda_half_precision_within_0_01_of_fp32(lively_model_dir: Path, both: CropsByRule) -> None:
     cuda = torch.device("cuda")
-    fp32 = Ensemble.load(lively_model_dir, cuda).score(crops, sequences)
-    fp16 = Ensemble.load(lively_model_dir, cuda, half=True).score(crops, sequences)
+    fp32 = Ensemble.load(lively_model_dir, cuda).score(both)
+    fp16 = Ensemble.load(lively_model_dir, cuda, half=True).score(both)
     for name in fp32.faces:
         np.testing.assert_allclose(fp16.faces[name], fp32.faces[name], atol=0.01)
     np.testing.assert_allclose(fp16.sequences["b0_lstm"], fp32.sequences["b0_lstm"], atol=0.01)

@@ -25,6 +25,7 @@ import torch
 
 from contract.digest import file_sha256
 from contract.errors import ModelError
+from models.crop_rules import CropsByRule
 from models.dfdc_networks import BILSTM_15TH, LSTM_15TH
 from models.ensemble import Ensemble
 from models.import_dfdc15th import import_dfdc15th
@@ -163,7 +164,7 @@ def test_imported_members_give_the_source_logits(case: Case, crops: list[np.ndar
 def test_the_ensemble_scores_them_the_same(case: Case, crops: list[np.ndarray]) -> None:
     out, _, expected, _, _ = case
     sequences = [crops[start : start + LENGTH] for start in range(CROPS - LENGTH + 1)]
-    scores = Ensemble.load(out, CPU).score(crops, sequences)
+    scores = Ensemble.load(out, CPU).score(CropsByRule.alike(crops, sequences))
     # float32 normalisation, channels_last and folded BatchNorm: not 1e-5 (see test_import_dfdc1st)
     for name, got in {**scores.faces, **scores.sequences}.items():
         np.testing.assert_allclose(got, torch.sigmoid(expected[name]).numpy(), atol=1e-4)
@@ -177,6 +178,8 @@ def test_the_directory_records_kinds_sharing_and_provenance(
     frame, cutmix, lstm = manifest.members
     assert [m.name for m in manifest.members] == ["b0_frame", "b0_frame_cutmix", "b0_lstm"]
     assert {m.backbone for m in manifest.members} == {"tf_efficientnet_b0"}
+    # Trained on 15th-place margin crops: they keep them under any recipe.
+    assert {m.crop for m in manifest.members} == {"margin"}
     assert lstm.kind == (LSTM_15TH if drifted else BILSTM_15TH) and lstm.sequence_length == LENGTH
     # The same encoder tensors as the CutMix model: the LSTM stores its head only.
     assert (lstm.encoder, lstm.head_only) == (

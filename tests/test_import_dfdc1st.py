@@ -110,7 +110,8 @@ def test_the_directory_says_what_it_holds_and_where_it_came_from(
     )
     for spec, path in zip(manifest.members, sources[0], strict=True):
         assert (spec.name, spec.kind, spec.backbone) == (path.name, "frame", "tf_efficientnet_b0")
-        assert (spec.image_size, spec.resize, spec.postprocess.strategy) == (
+        assert (spec.crop, spec.image_size, spec.resize, spec.postprocess.strategy) == (
+            "thirds",
             380,
             "isotropic_pad",
             "confident",

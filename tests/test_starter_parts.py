@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from contract.settings import Settings
 from models import packaged
+from models.crop_rules import CropsByRule
 from models.ensemble import Ensemble
 from models.manifest import ENCODER_PREFIX, load_manifest
 from training.real_faces import RealSettings, open_real_cache, preprocess_real
@@ -111,12 +112,17 @@ def test_the_lstm_member_stores_its_head_only(sbi_ensemble: Path) -> None:
     assert stored and not any(key.startswith(ENCODER_PREFIX) for key in stored)
 
 
+def test_trained_members_name_the_caches_crop_rule(sbi_ensemble: Path) -> None:
+    # Trained on margin crops, they read margin crops under the 1st-place recipe too.
+    assert {m.crop for m in load_manifest(sbi_ensemble).members} == {"margin"}
+
+
 def test_the_head_only_member_shares_the_frame_members_backbone(sbi_ensemble: Path) -> None:
     ensemble = Ensemble.load(sbi_ensemble, CPU, fold_norms=False)
     frame, lstm = ensemble.members
     assert lstm.module.encoder is frame.module.encoder
     crops = [np.random.default_rng(i).integers(0, 255, (64, 64, 3), np.uint8) for i in range(3)]
-    scores = ensemble.score(crops, [crops])
+    scores = ensemble.score(CropsByRule.alike(crops, [crops]))
     assert scores.faces["b0_frame"].shape == (3,) and scores.sequences["b0_lstm"].shape == (1,)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contract.errors import DatasetError
+from contract.recipes import CropRule
 from training.dfdc import Label
 
 SETTINGS_FILE = "cache.json"
@@ -32,6 +33,10 @@ CROPS_DIR = "crops"
 """Folder of the per-video crop folders."""
 CACHE_FORMAT = 1
 """The cache format this code reads and writes."""
+CACHE_CROP: CropRule = "margin"
+"""How every cached face is cut (face crops, sequences, and the real-face strips of
+training/real_faces.py): the 15th place's margin. A member trained on them names this rule in
+its manifest, so it reads margin crops under any recipe, the 1st place's included."""
 
 Status = Literal["ok", "no_face", "failed"]
 

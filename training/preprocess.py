@@ -25,6 +25,7 @@ from contract.errors import DatasetError, DfdetectError
 from contract.pipeline import PipelineConfig
 from models.device import resolve_device
 from training.cache import (
+    CACHE_CROP,
     CROPS_DIR,
     CachedFace,
     CachedSequence,
@@ -127,7 +128,7 @@ def process_video(
                 record.faces.append(
                     CachedFace(file=f"{key}/{name}", frame=frame.index, face=number)
                 )
-        for sequence in sequence_crops(sampled, faces):
+        for sequence in sequence_crops(sampled, faces, CACHE_CROP):
             name = f"s{sequence.frame_indices[0]:06d}_{sequence.face}.png"
             write_png(partial / name, join_strip([resize_crop(c, size) for c in sequence.crops]))
             record.sequences.append(

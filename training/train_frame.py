@@ -13,7 +13,7 @@ from models.postprocess import PostprocessSpec
 from models.pretrained import pretrained_config
 from models.scaffold import member_prefix
 from training.augment import training_augmentation
-from training.cache import open_cache
+from training.cache import CACHE_CROP, open_cache
 from training.datasets import CropDataset
 from training.sbi_dataset import SbiDataset, sbi_datasets
 from training.schedule import TrainOptions, TrainState
@@ -66,6 +66,8 @@ def train_frame(options: TrainOptions, backbone: str, *, pretrained: bool = Fals
             name=options.name,
             kind="frame",
             backbone=backbone,
+            # Its crops were cut by the cache's rule: it keeps that rule under any recipe.
+            crop=CACHE_CROP,
             image_size=options.image_size,
             mean=options.mean,
             std=options.std,

@@ -13,7 +13,7 @@ from models.networks import build_classifier
 from models.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
 from models.scaffold import member_prefix
 from training.augment import HALF_FPS_PROB, training_augmentation
-from training.cache import open_cache
+from training.cache import CACHE_CROP, open_cache
 from training.datasets import CropDataset
 from training.sbi_dataset import SbiDataset, sbi_datasets
 from training.schedule import TrainOptions, TrainState
@@ -102,6 +102,8 @@ def train_sequence(
             name=options.name,
             kind="sequence",
             backbone=encoder.backbone,
+            # Its sequences were cut by the cache's rule: it keeps that rule under any recipe.
+            crop=CACHE_CROP,
             image_size=encoder.image_size,
             mean=encoder.mean,
             std=encoder.std,

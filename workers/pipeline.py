@@ -19,6 +19,7 @@ from contract.media import sniff_file
 from contract.operating import OperatingPoints
 from contract.people import Target
 from contract.pipeline import PipelineConfig
+from contract.recipes import CropRule
 from contract.result import (
     NO_FACE_PROBABILITY,
     Box,
@@ -28,16 +29,16 @@ from contract.result import (
     MemberResult,
     SequenceResult,
 )
+from models.crop_rules import CropsByRule
 from models.device import resolve_device
 from models.ensemble import Ensemble
 from models.operating import load_operating_points
 from models.postprocess import postprocess
 from workers.answer import Answering, Scored, answer
 from workers.appearance import colour_descriptor
-from workers.crops import crop_with_margin
 from workers.faces import Detection, FaceDetector
 from workers.images import load_image
-from workers.recipes import RecipeSteps, detector_config, resolve_recipe
+from workers.recipes import RecipeSteps, cut_face, detector_config, resolve_recipe
 from workers.sampling import SampledVideo, sample_frames
 from workers.tracks import TrackedFace, link_tracks
 
@@ -66,8 +67,9 @@ class DetectOptions(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class DetectionOutput:
-    """A result and the face crops it scored: `face_crops[n]` is the n-th FaceScore in frame
-    order, cut with the margin from the full-size frame (RGB uint8, not resized)."""
+    """A result and its face crops: `face_crops[n]` is the n-th FaceScore in frame order, cut
+    by the recipe's rule from the full-size frame (RGB uint8, not resized). A member with a
+    rule of its own scored its own cut of the same face."""
 
     result: DetectionResult
     face_crops: list[np.ndarray]
@@ -109,6 +111,8 @@ class DetectionPipeline:
         recipe = resolve_recipe(config, manifest.recipe, manifest.recipe_overrides)
         self.steps = RecipeSteps(recipe, config)
         self.operating_points = operating_points
+        # The recipe's rule first: the page's face images and the track colours use its crops.
+        self.crop_rules = list(dict.fromkeys([recipe.crop, *ensemble.crop_rules(recipe.crop)]))
 
     @classmethod
     def load(cls, model_dir: Path, config: PipelineConfig) -> DetectionPipeline:
@@ -172,15 +176,10 @@ class DetectionPipeline:
         with clock.stage("detect_faces"):
             faces = self.steps.faces(self.detector, [f.image for f in video.frames])
         with clock.stage("crop"):
-            face_crops = [
-                self.steps.crop(frame.image, det.box)
-                for frame, dets in zip(video.frames, faces, strict=True)
-                for det in dets
-            ]
-            scores_sequences = self.steps.scores_sequences and not video.image
-            sequences = sequence_crops(video, faces) if scores_sequences else []
+            crops, sequences = self._cut(video, faces)
+            face_crops = list(crops.faces[crops.recipe])
         with clock.stage("score"):
-            scores = self.ensemble.score(face_crops, [s.crops for s in sequences])
+            scores = self.ensemble.score(crops)
         with clock.stage("postprocess"):
             frames, seq_results, models = self._breakdown(
                 video, faces, scores.faces, sequences, scores.sequences
@@ -199,6 +198,30 @@ class DetectionPipeline:
         clock.timings_ms["total"] = round((time.perf_counter() - total) * 1000, 1)
         result.timings_ms.update(clock.timings_ms)
         return DetectionOutput(result, face_crops)
+
+    def _cut(
+        self, video: SampledVideo, faces: list[list[Detection]]
+    ) -> tuple[CropsByRule, list[SequenceCrop]]:
+        """Each face (and sequence) cut once per rule the members read and by the recipe's;
+        the sequences as the recipe's rule cut them (the same frames and faces by any rule)."""
+        recipe = self.steps.recipe.crop
+        boxes = [
+            (frame.image, det.box)
+            for frame, dets in zip(video.frames, faces, strict=True)
+            for det in dets
+        ]
+        cut = {
+            rule: [cut_face(rule, image, box) for image, box in boxes] for rule in self.crop_rules
+        }
+        scores_sequences = self.steps.scores_sequences and not video.image
+        by_rule = {
+            rule: sequence_crops(video, faces, rule) if scores_sequences else []
+            for rule in self.crop_rules
+        }
+        sequences = {
+            rule: [s.crops for s in cut_sequences] for rule, cut_sequences in by_rule.items()
+        }
+        return CropsByRule(recipe, cut, sequences), by_rule[recipe]
 
     def _breakdown(
         self,
@@ -275,8 +298,11 @@ def _mean(values: Iterable[float]) -> float:
     return float(np.mean(vals)) if vals else NO_FACE_PROBABILITY
 
 
-def sequence_crops(video: SampledVideo, faces: list[list[Detection]]) -> list[SequenceCrop]:
-    """15th place: every frame of a sequence is cropped with its middle frame's box."""
+def sequence_crops(
+    video: SampledVideo, faces: list[list[Detection]], rule: CropRule
+) -> list[SequenceCrop]:
+    """15th place: every frame of a sequence is cropped with its middle frame's box (cut by
+    `rule`, the sequence member's; the 15th place's own is margin)."""
     by_index = {f.index: (f, dets) for f, dets in zip(video.frames, faces, strict=True)}
     first_face, count = {}, 0
     for frame, dets in zip(video.frames, faces, strict=True):
@@ -289,6 +315,6 @@ def sequence_crops(video: SampledVideo, faces: list[list[Detection]]) -> list[Se
             continue
         middle = present[len(present) // 2]
         for face_no, det in enumerate(by_index[middle][1]):
-            crops = [crop_with_margin(by_index[i][0].image, det.box) for i in present]
+            crops = [cut_face(rule, by_index[i][0].image, det.box) for i in present]
             out.append(SequenceCrop(present, face_no, crops, first_face[middle] + face_no))
     return out

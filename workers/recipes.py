@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from contract.pipeline import MTCNN_THRESHOLDS, PipelineConfig
-from contract.recipes import RECIPES, Recipe, recipe_with
+from contract.recipes import RECIPES, CropRule, Recipe, recipe_with
 from workers.crops import crop_with_margin
 from workers.faces import Detection, FaceDetector
 from workers.recipe_dfdc1st import cap_faces, crop_thirds, detect_every_face, linspace_indices
@@ -80,7 +80,12 @@ class RecipeSteps:
         return cap_faces(kept, self.recipe.max_faces)
 
     def crop(self, image: np.ndarray, box: Box) -> np.ndarray:
-        """A face's crop from the full frame, not resized (each member resizes it)."""
-        if self.recipe.crop == "thirds":
-            return crop_thirds(image, box)
-        return crop_with_margin(image, box)
+        """A face's crop by the recipe's rule (members that name no rule of their own read it)."""
+        return cut_face(self.recipe.crop, image, box)
+
+
+def cut_face(rule: CropRule, image: np.ndarray, box: Box) -> np.ndarray:
+    """A face's crop from the full frame by `rule`, not resized (each member resizes it)."""
+    if rule == "thirds":
+        return crop_thirds(image, box)
+    return crop_with_margin(image, box)

@@ -67,7 +67,7 @@ class DetectionWorker(SimpleWorker):
             worker=self.name,
             device=str(ensemble.device),
             trained=ensemble.trained,
-            members=ensemble.describe(),
+            members=ensemble.describe(self.pipeline.steps.recipe.crop),
             model=ensemble.identity(),
             recipe=self.pipeline.steps.recipe.name,
             operating_points=self.pipeline.operating_points,
