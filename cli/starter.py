@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.paths import shared_data_dir
+from training.starter_options import StarterOptions
 
 
 def register_train(tsub: Any) -> None:
@@ -24,21 +25,33 @@ def register_train(tsub: Any) -> None:
     p.add_argument(
         "--data", type=Path, default=None, help="Shared data (default DFDETECT_TEST_DATA)."
     )
-    p.add_argument("--work", type=Path, default=Path("var/starter"), help="Caches and checkpoints.")
+    default = StarterOptions(data_dir=Path())  # one set of defaults: the committed recipe's
+    p.add_argument("--work", type=Path, default=default.work, help="Caches and checkpoints.")
+    p.add_argument("--out", type=Path, default=default.out, help="Where it is published.")
+    p.add_argument("--backbone", default=default.backbone, help="A packaged-pretrained Lite.")
     p.add_argument(
-        "--out", type=Path, default=Path("models/starter"), help="Where it is published."
+        "--image-size",
+        type=int,
+        default=default.image_size,
+        help=f"Member input side, px (default {default.image_size}).",
+    )
+    p.add_argument("--frame-epochs", type=int, default=default.frame_epochs)
+    p.add_argument(
+        "--frame-samples", type=int, default=default.frame_samples, help="Pairs a frame epoch."
+    )
+    p.add_argument("--sequence-epochs", type=int, default=default.sequence_epochs)
+    p.add_argument(
+        "--sequence-samples",
+        type=int,
+        default=default.sequence_samples,
+        help="Sequence pairs an LSTM epoch.",
     )
     p.add_argument(
-        "--backbone", default="tf_efficientnet_lite0", help="A packaged-pretrained Lite."
+        "--lr",
+        type=float,
+        default=default.lr,
+        help=f"AdamW base learning rate; the warm-up climbs to 10x (default {default.lr:g}).",
     )
-    p.add_argument(
-        "--image-size", type=int, default=160, help="Member input side, px (default 160)."
-    )
-    p.add_argument("--frame-epochs", type=int, default=6)
-    p.add_argument("--frame-samples", type=int, default=4096, help="Images a frame epoch.")
-    p.add_argument("--sequence-epochs", type=int, default=3)
-    p.add_argument("--sequence-samples", type=int, default=768, help="Sequences an LSTM epoch.")
-    p.add_argument("--lr", type=float, default=5e-5, help="AdamW peak learning rate.")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="No progress bars (logs only).")
@@ -80,7 +93,7 @@ def preprocess_real(args: argparse.Namespace) -> int:
 
 def train_starter(args: argparse.Namespace) -> int:
     from contract.errors import DatasetError, ModelError
-    from training.starter import StarterOptions, build_starter
+    from training.starter import build_starter
 
     options = StarterOptions(
         data_dir=args.data or shared_data_dir(),

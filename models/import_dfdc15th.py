@@ -46,9 +46,9 @@ from models.importers import (
 )
 from models.lukemelas import lukemelas_to_timm
 from models.manifest import ENCODER_PREFIX, Manifest, MemberSpec
+from models.naming import member_prefix
 from models.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
 from models.provenance import Provenance
-from models.scaffold import member_prefix
 
 SOLUTION = "dfdc-15th"
 REPOSITORY = "https://github.com/ryanwongsa/DeepFakeDetectionChallenge"

@@ -21,8 +21,9 @@ from models.manifest import (
     save_checkpoint,
     save_manifest,
 )
+from models.naming import member_prefix
 from models.networks import FrameClassifier, SequenceClassifier
-from models.scaffold import member_prefix, scaffold_ensemble
+from models.scaffold import scaffold_ensemble
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
 
 CPU = torch.device("cpu")

@@ -206,9 +206,22 @@ class _PostDraw:
     downscale: float | None  # downscale factor before scaling back, None: none
 
 
+POST_JPEG = (0.6, 30, 95)
+"""(probability, lowest quality, highest quality) of the JPEG re-compression after blending."""
+POST_DOWNSCALE = (0.5, 0.3, 0.9)
+"""(probability, smallest factor, largest factor) of the downscale-and-back after blending.
+
+Both are wide on purpose: starter v1 (JPEG 40-95 half the time, downscale 0.5-0.9 a third of the
+time) scored the blurry, blocky real DFDC crops as fake and the clean real clips as real, i.e. it
+had learnt "soft face" rather than "blended face". Degrading real and fake alike, down to what a
+256 px re-encoded DFDC crop looks like, takes that shortcut away."""
+
+
 def _draw_post(rng: np.random.Generator) -> _PostDraw:
-    quality = int(rng.integers(40, 96)) if rng.random() < 0.5 else None
-    down = float(rng.uniform(0.5, 0.9)) if rng.random() < 0.3 else None
+    jpeg_p, worst, best = POST_JPEG
+    down_p, smallest, largest = POST_DOWNSCALE
+    quality = int(rng.integers(worst, best + 1)) if rng.random() < jpeg_p else None
+    down = float(rng.uniform(smallest, largest)) if rng.random() < down_p else None
     return _PostDraw(quality, down)
 
 
@@ -228,9 +241,9 @@ def _apply_post(image: np.ndarray, draw: _PostDraw) -> np.ndarray:
 
 
 def post_augment(images: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """JPEG re-compression (quality 40-95) and / or a downscale and back, drawn once and applied
-    to every image given, after blending (Sec. 4.1, training augmentation). One draw for the
-    real and its fake, so compression artefacts never tell the label apart."""
+    """JPEG re-compression and / or a downscale and back (POST_JPEG, POST_DOWNSCALE), drawn once
+    and applied to every image given, after blending (Sec. 4.1, training augmentation). One draw
+    for the real and its fake, so compression artefacts never tell the label apart."""
     draw = _draw_post(rng)
     return [_apply_post(image, draw) for image in images]
 

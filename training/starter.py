@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,48 +21,16 @@ from contract.pipeline import PipelineConfig
 from models.device import resolve_device
 from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
 from models.operating import save_operating_points
-from models.scaffold import member_prefix
 from training.dfdc import read_dfdc
 from training.operating import table_from_report_videos
 from training.real_faces import RealSettings, open_real_cache, preprocess_real
 from training.schedule import TrainOptions
 from training.starter_card import evaluate_clips, model_card, model_note
+from training.starter_options import STARTER_VERSION, StarterOptions
 from training.train_frame import frame_member_name, train_frame
 from training.train_sequence import sequence_member_name, train_sequence
 
 log = logging.getLogger("dfdetect.starter")
-
-STARTER_NAME = "dfdetect-starter-sbi"
-"""Prefix of the starter's name; the backbone's short name follows (dfdetect-starter-sbi-lite0)."""
-STARTER_VERSION = "1"
-"""Bumped whenever the recipe below changes the weights."""
-
-
-@dataclass
-class StarterOptions:
-    """What `dfdetect train starter` was asked to do; defaults fit ~1.5 h on a 2-core CPU."""
-
-    data_dir: Path
-    work: Path = Path("var/starter")
-    out: Path = Path("models/starter")
-    backbone: str = "tf_efficientnet_lite0"
-    image_size: int = 160
-    frame_epochs: int = 4
-    frame_samples: int = 3072
-    sequence_epochs: int = 3
-    sequence_samples: int = 768
-    sequence_length: int = 5
-    sequences_per_clip: int = 4
-    batch_size: int = 32
-    lr: float = 5e-5
-    device: str = "auto"
-    seed: int = 0
-    progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return f"{STARTER_NAME}-{member_prefix(self.backbone)}"
 
 
 def real_roots(data_dir: Path) -> list[Path]:

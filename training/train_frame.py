@@ -8,10 +8,10 @@ import logging
 import torch
 
 from models.manifest import MemberSpec
+from models.naming import member_prefix
 from models.networks import build_classifier
 from models.postprocess import PostprocessSpec
 from models.pretrained import pretrained_config
-from models.scaffold import member_prefix
 from training.augment import training_augmentation
 from training.cache import CACHE_CROP, open_cache
 from training.datasets import CropDataset

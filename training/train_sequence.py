@@ -9,9 +9,9 @@ import torch
 
 from contract.errors import DatasetError, ModelError
 from models.manifest import MemberSpec, load_manifest, load_member
+from models.naming import member_prefix
 from models.networks import build_classifier
 from models.postprocess import DEFAULT_CASCADE, PostprocessSpec, scale_cascade
-from models.scaffold import member_prefix
 from training.augment import HALF_FPS_PROB, training_augmentation
 from training.cache import CACHE_CROP, open_cache
 from training.datasets import CropDataset

@@ -1,0 +1,45 @@
+"""What `dfdetect train starter` is asked to do, and the starter's name and version.
+
+Torch-free, so the command line reads its defaults without loading the training stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.naming import member_prefix
+
+STARTER_NAME = "dfdetect-starter-sbi"
+"""Prefix of the starter's name; the backbone's short name follows (dfdetect-starter-sbi-lite0)."""
+STARTER_VERSION = "2"
+"""Bumped whenever the recipe below changes the weights."""
+
+
+@dataclass
+class StarterOptions:
+    """What `dfdetect train starter` was asked to do; the defaults (the command line's too) are
+    the committed starter's recipe, about an hour on a 2-core CPU."""
+
+    data_dir: Path
+    work: Path = Path("var/starter")
+    out: Path = Path("models/starter")
+    backbone: str = "tf_efficientnet_lite0"
+    image_size: int = 224
+    frame_epochs: int = 3
+    frame_samples: int = 4096
+    sequence_epochs: int = 3
+    sequence_samples: int = 768
+    sequence_length: int = 5
+    sequences_per_clip: int = 4
+    batch_size: int = 32
+    lr: float = 5e-5
+    device: str = "auto"
+    seed: int = 0
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{STARTER_NAME}-{member_prefix(self.backbone)}"
