@@ -21,7 +21,7 @@ STARTER_VERSION = "2"
 @dataclass
 class StarterOptions:
     """What `dfdetect train starter` was asked to do; the defaults (the command line's too) are
-    the committed starter's recipe, about an hour on a 2-core CPU."""
+    the committed starter's recipe, about 80 minutes on a 2-core CPU."""
 
     data_dir: Path
     work: Path = Path("var/starter")
