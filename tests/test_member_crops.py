@@ -22,7 +22,6 @@ from contract.recipes import CropRule, RecipeName
 from models.crop_rules import CropsByRule
 from models.ensemble import Ensemble
 from models.manifest import MANIFEST_FILE, load_manifest
-from tests.conftest import REPO_ROOT
 from tests.lively import LENGTH, photo_crops
 from workers.crops import crop_with_margin
 from workers.pipeline import DetectionPipeline
@@ -166,8 +165,3 @@ def test_manifests_without_the_field_load_unchanged(tiny_model_dir: Path, tmp_pa
     (tmp_path / "m" / MANIFEST_FILE).write_text(json.dumps(manifest))
     assert load_manifest(tmp_path / "m") == load_manifest(tiny_model_dir)
     assert {member.crop for member in load_manifest(tmp_path / "m").members} == {None}
-    shipped = REPO_ROOT / "models" / "starter"
-    assert all(
-        "crop" not in m for m in json.loads((shipped / MANIFEST_FILE).read_text())["members"]
-    )
-    assert {member.crop for member in load_manifest(shipped).members} == {None}
