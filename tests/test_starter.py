@@ -45,6 +45,8 @@ def test_the_starter_has_the_15th_place_shape_in_under_64_mb(starter: Path) -> N
     assert [m.kind for m in members] == ["frame", "frame", "sequence"]
     lstm = members[2]
     assert lstm.head_only and lstm.encoder == members[1].name  # the CutMix member's encoder
+    # Each member names the crop it was trained on (the real-face cache's margin crops).
+    assert {m.crop for m in members} == {"margin"}
     assert sum((starter / m.checkpoint).stat().st_size for m in members) < MAX_BYTES
 
 
