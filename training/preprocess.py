@@ -1,9 +1,9 @@
 """`dfdetect preprocess`: face crops and sequences of labelled videos, cached once for training.
 
 The crops are the inference pipeline's own: `sample_frames`, `FaceDetector.detect_and_select`,
-`crop_with_margin` and the pipeline's middle-frame sequence crops, so a model trains on what
-it will be served. The 15th-place author's regret was not caching crops: detection dominates
-the cost of an epoch otherwise.
+the cache's crop rule (`CACHE_CROP`, margin) and the pipeline's middle-frame sequence crops,
+so a model trains on what it will be served. The 15th-place author's regret was not caching
+crops: detection dominates the cost of an epoch otherwise.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from training.cache import (
     write_settings,
 )
 from training.dfdc import LabelledVideo
-from workers.crops import crop_with_margin, resize_crop
+from workers.crops import resize_crop
 from workers.faces import FaceDetector
 from workers.pipeline import sequence_crops
+from workers.recipes import cut_face
 from workers.sampling import sample_frames
 
 log = logging.getLogger("dfdetect.preprocess")
@@ -122,9 +123,8 @@ def process_video(
         for frame, detections in zip(sampled.frames, faces, strict=True):
             for number, detection in enumerate(detections):
                 name = f"f{frame.index:06d}_{number}.png"
-                write_png(
-                    partial / name, resize_crop(crop_with_margin(frame.image, detection.box), size)
-                )
+                crop = cut_face(CACHE_CROP, frame.image, detection.box)
+                write_png(partial / name, resize_crop(crop, size))
                 record.faces.append(
                     CachedFace(file=f"{key}/{name}", frame=frame.index, face=number)
                 )

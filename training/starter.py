@@ -95,15 +95,15 @@ def publish(options: StarterOptions, model_dir: Path) -> dict[str, Any]:
     """Evaluate on the dev clips, write name, note, operating points and model card, copy into
     `options.out`."""
     rule = PostprocessSpec(strategy=options.postprocess)
-    trained = load_manifest(model_dir)
-    members = [m.model_copy(update={"postprocess": rule}) for m in trained.members]
-    save_manifest(model_dir, trained.model_copy(update={"members": members}))
+    manifest = load_manifest(model_dir)
+    members = [m.model_copy(update={"postprocess": rule}) for m in manifest.members]
+    manifest = manifest.model_copy(update={"members": members})
+    save_manifest(model_dir, manifest)  # the evaluation loads the directory as it will ship
     videos = read_dfdc(Path(options.data_dir) / "videos")
     config = PipelineConfig(device=options.device, sequence_length=options.sequence_length)
     report = evaluate_clips(model_dir, videos, config, progress=options.progress)
     _, sources = open_real_cache(options.work / "real")
     people = len({source.person for source in sources})
-    manifest = load_manifest(model_dir)
     note = model_note(people, report)
     save_manifest(
         model_dir,
@@ -113,7 +113,7 @@ def publish(options: StarterOptions, model_dir: Path) -> dict[str, Any]:
     )
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    for member in load_manifest(model_dir).members:
+    for member in manifest.members:
         shutil.copy2(model_dir / member.checkpoint, out / member.checkpoint)
     shutil.copy2(model_dir / MANIFEST_FILE, out / MANIFEST_FILE)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
