@@ -138,6 +138,16 @@ def _assert_trust_shown(page: Page, result: dict[str, Any]) -> None:
         assert band.is_hidden()
     else:
         assert band.text_content() == verdict["label"]
+    # A band verdict that differs from the 0.5 label greys the big word out and says why.
+    big = page.locator("[data-testid=verdict]")
+    disagrees = page.locator("[data-testid=verdict-disagrees]")
+    if verdict.get("label") not in (None, result["label"]) and result.get("fallback") is None:
+        assert "undecided" in (big.get_attribute("class") or "")
+        assert disagrees.text_content() == (
+            f" (by the 0.5 line; the measured bands say {verdict['label']})"
+        )
+    else:
+        assert disagrees.count() == 0
     reasons = page.locator("[data-testid=reason]").evaluate_all(
         "els => els.map(e => [e.dataset.code, e.textContent])"
     )

@@ -567,6 +567,7 @@
     const verdict = $("verdict");
     const label = result.label === "FAKE" ? "FAKE" : result.label === "REAL" ? "REAL" : String(result.label);
     verdict.textContent = label;
+    verdict.dataset.label = label;
     verdict.className = `verdict ${label === "FAKE" ? "fake" : label === "REAL" ? "real" : ""}`;
     if (result.fallback === "no_face" || result.fallback === "target_not_found") {
       verdict.className = "verdict undecided";
@@ -605,6 +606,19 @@
     band.className = `band-verdict ${label ? label.toLowerCase() : ""}`;
     band.dataset.label = label || "";
     $("verdict-note").textContent = typeof v.note === "string" ? v.note : "";
+    // The big word is the DFDC convention (FAKE from 0.5); the bands are where this model was
+    // measured to be right. When they disagree the big word must not read as the answer.
+    const big = $("verdict");
+    if (label && label !== big.dataset.label && !big.classList.contains("undecided")) {
+      big.className = "verdict undecided";
+      big.append(
+        el(
+          "span",
+          { class: "verdict-note", "data-testid": "verdict-disagrees" },
+          ` (by the 0.5 line; the measured bands say ${label})`,
+        ),
+      );
+    }
 
     const list = $("reasons");
     clear(list);
