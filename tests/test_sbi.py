@@ -12,10 +12,14 @@ import pytest
 
 from contract.paths import shared_data_dir
 from contract.pipeline import CROP_MARGIN_RATIO
+from training.augment import augment_frames, pair_augmentation
 from training.sbi import (
+    FLICKER_BRIGHTNESS,
+    FLICKER_RATIO,
     NO_JITTER,
     draw_blend,
     face_mask,
+    flicker,
     post_augment,
     sbi_pair,
     self_blend,
@@ -138,6 +142,30 @@ def test_same_params_follow_each_frames_landmarks(face: Face) -> None:
         assert diff[inner].max() <= 1, seed
 
 
+def test_flicker_varies_each_frame_inside_the_face_only(face: Face) -> None:
+    crop, landmarks, _ = face
+    rng = np.random.default_rng(3)
+    for seed in range(10):
+        params = draw_blend(np.random.default_rng(seed))
+        frames = [flicker(params, rng) for _ in range(5)]
+        for frame in frames:  # the mask and the geometry stay the sequence's own
+            kept = (frame.mask, frame.scale, frame.shift)
+            assert kept == (params.mask, params.scale, params.shift)
+            assert params.ratio * (1 - FLICKER_RATIO) <= frame.ratio <= params.ratio
+            change = frame.source_color.brightness - params.source_color.brightness
+            assert abs(change) <= FLICKER_BRIGHTNESS
+        assert len({frame.ratio for frame in frames}) == 5, seed
+        fakes = [self_blend(crop, landmarks, frame, rng) for frame in frames]
+        support = fakes[0][1] > 0
+        outside = ~np.logical_or.reduce([mask > 0 for _, mask in fakes])
+        target = target_image(crop, params)
+        for fake, _ in fakes:  # outside every frame's mask: the real face, untouched
+            assert np.array_equal(fake[outside], target[outside]), seed
+        # Inside the face the frames of one sequence differ: a swap made frame by frame flickers.
+        moved = np.abs(fakes[0][0].astype(int) - fakes[1][0].astype(int))[support]
+        assert moved.max() > 0, seed
+
+
 def test_post_augment_is_the_same_on_every_image(face: Face) -> None:
     crop, _, _ = face
     changed = 0
@@ -147,6 +175,19 @@ def test_post_augment_is_the_same_on_every_image(face: Face) -> None:
         assert a.shape == crop.shape and a.dtype == np.uint8
         changed += not np.array_equal(a, crop)
     assert 0 < changed < len(SEEDS)  # sometimes on, sometimes off
+
+
+def test_pair_augmentation_is_one_draw_for_both_halves(face: Face) -> None:
+    crop, _, _ = face
+    transform = pair_augmentation()
+    changed = padded = 0
+    for seed in SEEDS:
+        transform.set_random_seed(seed)
+        real, fake = augment_frames(transform, np.stack([crop, crop]))
+        assert np.array_equal(real, fake), seed  # the same draw: nothing tells the label apart
+        changed += not np.array_equal(real, crop)
+        padded += bool((real.max(axis=-1) == 0).any())  # a zoomed-out or shifted frame
+    assert 0 < changed < len(SEEDS) and padded > 0
 
 
 def test_sbi_pair_batch_is_label_balanced(face: Face) -> None:

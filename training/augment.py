@@ -26,6 +26,10 @@ RESIZE_RANGE = (0.25, 0.5)
 """15th place: resize to height // s, s in 2..4: the crop is smaller, upsampled at batching."""
 CUTMIX_ALPHA = 1.0
 """CutMix box area ~ Beta(alpha, alpha); alpha 1 (uniform) as in the 15th place and the paper."""
+NOISE_STD = (0.012, 0.028)
+"""Gaussian noise's standard deviation, a fraction of 255: the 15th place ran albumentations
+0.4, whose GaussNoise default (variance 10-50) is a std of 3.2-7.1 grey levels. Albumentations 2's
+own default (0.2-0.44, i.e. 51-112 grey levels) buries the face, so the range is spelled out."""
 HALF_FPS_PROB = 0.5
 """Share of training sequences read at half the frame rate (every other frame)."""
 
@@ -51,7 +55,7 @@ def training_augmentation(seed: int | None = None) -> A.Compose:
                 p=1.0,
             ),
             A.HorizontalFlip(p=0.5),
-            A.GaussNoise(p=0.2),
+            A.GaussNoise(std_range=NOISE_STD, p=0.2),
             A.RandomBrightnessContrast(p=0.2),
             A.RandomGamma(p=0.2),
             A.CLAHE(p=0.2),
@@ -60,6 +64,38 @@ def training_augmentation(seed: int | None = None) -> A.Compose:
         ],
         p=AUGMENT_PROB,
         seed=seed,
+    )
+
+
+PAIR_SCALE = (0.85, 1.15)
+"""Zoom of an SBI pair about the crop's centre: the paper crops with a random margin, and a face
+near the frame's edge reaches the pipeline black-padded (the DFDC face-crop clips mostly do)."""
+PAIR_SHIFT = (-0.05, 0.05)
+"""Shift of an SBI pair, a fraction of the crop's side; the uncovered border is black."""
+
+
+def pair_augmentation() -> A.Compose:
+    """What an SBI pair gets after blending, one draw for the real and its fake (SBI, Sec. 4.1).
+
+    Framing (zoom, shift, black border) and the appearance of low-light, noisy DFDC footage
+    (noise, gamma, brightness/contrast, hue): starter v2 had none of these, and scored real
+    but dim, grainy or black-padded DFDC faces as fake. The same draw on both halves, so none of
+    it can tell the label apart. Seeded per item with `set_random_seed`.
+    """
+    return A.Compose(
+        [
+            A.Affine(
+                scale=PAIR_SCALE,
+                translate_percent=PAIR_SHIFT,
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+                p=0.5,
+            ),
+            A.GaussNoise(std_range=NOISE_STD, p=0.2),
+            A.RandomBrightnessContrast(p=0.2),
+            A.RandomGamma(p=0.2),
+            A.HueSaturationValue(hue_shift_limit=10, sat_shift_limit=10, val_shift_limit=10, p=0.2),
+        ]
     )
 
 

@@ -13,7 +13,7 @@ same blend with its own landmarks; `post_augment` then treats real and fake alik
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import cv2
@@ -25,6 +25,14 @@ BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 """Sec. 3 (Blending): the blend ratio r is drawn uniformly from this list."""
 TARGET_JITTER_PROB = 0.25
 """Share of blends whose target (the real half too) gets its own mild colour jitter."""
+WOBBLE = 0.006
+"""Per-frame source shift jitter, a fraction of the crop's side (about 1.3 px at 224): a swap is
+registered to the face frame by frame, so its face drifts a pixel or so against the head."""
+FLICKER_RATIO = 0.2
+"""A sequence's blend ratio falls by up to this share, independently per frame."""
+FLICKER_BRIGHTNESS = 0.02
+"""Per-frame change of the source's brightness (fraction of 255): a swap's colour correction is
+computed per frame, so its face flickers where the real face around it does not."""
 
 
 @dataclass(frozen=True)
@@ -183,14 +191,14 @@ def self_blend(
     """Blend `image` (uint8 RGB face crop) with its own transformed copy (Sec. 3, Blending).
 
     `landmarks` are MTCNN's five points (5, 2) in the crop's pixels. `rng`, when given, adds a
-    per-frame sub-pixel wobble (up to 0.3% of the size) to the source shift, like a swap's
-    frame-to-frame registration jitter; without it the blend depends on `params` alone.
+    per-frame wobble (up to WOBBLE of the size) to the source shift, like a swap's frame-to-frame
+    registration jitter; without it the blend depends on `params` alone.
     Returns the pseudo-fake (uint8) and the effective mask (mask * r, float32 (H, W)); outside
     the mask's support the fake equals `target_image(image, params)` exactly.
     """
     wobble = (0.0, 0.0)
     if rng is not None:
-        dx, dy = rng.uniform(-0.003, 0.003, 2)
+        dx, dy = rng.uniform(-WOBBLE, WOBBLE, 2)
         wobble = (float(dx), float(dy))
     target = target_image(image, params)
     source = source_image(image, landmarks, params, wobble)
@@ -198,6 +206,22 @@ def self_blend(
     weight = mask[..., None]
     blended = source.astype(np.float32) * weight + target.astype(np.float32) * (1 - weight)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8), mask
+
+
+def flicker(params: BlendParams, rng: np.random.Generator) -> BlendParams:
+    """One frame's variant of a sequence's blend: the ratio and the source's brightness drawn
+    afresh within FLICKER_RATIO / FLICKER_BRIGHTNESS, mask and geometry unchanged.
+
+    Starter v2 applied one identical blend to every frame, so its sequence fakes were steadier
+    than the real swaps they stand for, which are made frame by frame and flicker."""
+    brightness = params.source_color.brightness + float(
+        rng.uniform(-FLICKER_BRIGHTNESS, FLICKER_BRIGHTNESS)
+    )
+    return replace(
+        params,
+        ratio=params.ratio * float(1.0 - rng.uniform(0.0, FLICKER_RATIO)),
+        source_color=replace(params.source_color, brightness=brightness),
+    )
 
 
 @dataclass(frozen=True)

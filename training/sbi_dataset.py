@@ -3,7 +3,8 @@
 Every item yields two samples, the real (target 0) and the fake blended from it (target 1),
 so each pseudo-fake is in the same batch as its source (SBI, Sec. 3): the only difference the
 network can learn is the blend. A sequence item draws one blend and applies it to each frame
-with that frame's landmarks, so the blend moves with the face as a face swap does.
+with that frame's landmarks, so the blend moves with the face as a face swap does, with the
+per-frame flicker and wobble of a swap made frame by frame (`training.sbi.flicker`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from contract.errors import DatasetError
+from training.augment import augment_frames, pair_augmentation
 from training.cache import CROPS_DIR, read_png, split_strip
 from training.datasets import Sample
 from training.real_faces import RealSource, open_real_cache
-from training.sbi import draw_blend, post_augment, self_blend, target_image
+from training.sbi import draw_blend, flicker, post_augment, self_blend, target_image
 from training.schedule import TrainOptions
 
 HOLDOUT_PERSONS = 0.15
@@ -69,6 +71,7 @@ class SbiDataset(Dataset[PairSample]):
         self.augment = augment
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.pair_transform = pair_augmentation()
         self.video_names: list[str] = []
         self.items: list[_Strip] = []
         for cache in caches:
@@ -112,10 +115,16 @@ class SbiDataset(Dataset[PairSample]):
             chosen = list(range(start, start + self.sequence_length))
         params = draw_blend(rng)
         reals = [target_image(frames[i], params) for i in chosen]
-        fakes = [self_blend(frames[i], marks[i], params)[0] for i in chosen]
+        if self.sequence_length is None:
+            fakes = [self_blend(frames[i], marks[i], params)[0] for i in chosen]
+        else:  # a swap is made frame by frame: each frame's blend flickers and wobbles a little
+            fakes = [self_blend(frames[i], marks[i], flicker(params, rng), rng)[0] for i in chosen]
         both = post_augment([*reals, *fakes], rng)
-        if self.augment and rng.random() < 0.5:  # a mirrored face is as real: flip both alike
-            both = [np.ascontiguousarray(image[:, ::-1]) for image in both]
+        if self.augment:
+            self.pair_transform.set_random_seed(int(rng.integers(2**31)))
+            both = list(augment_frames(self.pair_transform, np.stack(both)))
+            if rng.random() < 0.5:  # a mirrored face is as real: flip both alike
+                both = [np.ascontiguousarray(image[:, ::-1]) for image in both]
         count = len(chosen)
         # Fakes get their own video numbers (2n + 1) so validation never averages across labels.
         real = (np.stack(both[:count]), 0.0, 2 * item.source)

@@ -12,10 +12,11 @@ from contract.operating import OPERATING_POINTS_FILE, OperatingPoint, OperatingP
 from contract.pipeline import PipelineConfig
 from contract.result import NO_FACE_PROBABILITY
 from models.manifest import Manifest
+from training.augment import PAIR_SCALE, PAIR_SHIFT
 from training.dfdc import LabelledVideo
 from training.metrics import binary_report
 from training.real_faces import RealSource
-from training.sbi import POST_DOWNSCALE, POST_JPEG
+from training.sbi import FLICKER_BRIGHTNESS, FLICKER_RATIO, POST_DOWNSCALE, POST_JPEG, WOBBLE
 from training.sbi_dataset import HOLDOUT_PERSONS
 from training.scoring import ScoredVideo, score_videos
 from workers.pipeline import DetectionPipeline
@@ -187,7 +188,13 @@ def model_card(
   from MTCNN's five landmarks; each pseudo-fake is in the same batch as its source. Both
   halves of a pair are then degraded alike: JPEG quality {POST_JPEG[1]}-{POST_JPEG[2]}
   ({POST_JPEG[0]:.0%} of pairs), a downscale by {POST_DOWNSCALE[1]}-{POST_DOWNSCALE[2]} and back
-  ({POST_DOWNSCALE[0]:.0%}).
+  ({POST_DOWNSCALE[0]:.0%}); then, one draw for both, half of them reframed (zoom
+  {PAIR_SCALE[0]}-{PAIR_SCALE[1]}, shift up to {PAIR_SHIFT[1]:.0%}, black border) and a fifth
+  each given noise, gamma, brightness/contrast or hue.
+- A sequence's fake draws one blend and applies it to every frame with that frame's landmarks;
+  each frame's blend ratio falls by up to {FLICKER_RATIO:.0%}, its source brightness moves by up
+  to {FLICKER_BRIGHTNESS:.0%} of full scale and its source by up to {WOBBLE:.1%} of the crop, as
+  a swap made frame by frame flickers.
 - Evaluated on `shared/data/videos/` (DFDC dev clips, {report["ensemble"]["fake"]} FAKE and
   {report["ensemble"]["real"]} REAL), never trained on.
 
