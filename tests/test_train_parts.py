@@ -7,6 +7,7 @@ import itertools
 import json
 from pathlib import Path
 
+import albumentations as A
 import cv2
 import numpy as np
 import pytest
@@ -16,7 +17,13 @@ from skimage import data as skdata
 from contract.errors import DatasetError
 from models.manifest import MemberSpec
 from models.postprocess import PostprocessSpec, cascade_postprocess
-from training.augment import augment_frames, cutmix, frame_window, training_augmentation
+from training.augment import (
+    augment_frames,
+    cutmix,
+    frame_window,
+    pair_augmentation,
+    training_augmentation,
+)
 from training.cache import CacheSettings, write_settings
 from training.datasets import balanced_sampler
 from training.dfdc import read_dfdc
@@ -63,6 +70,21 @@ def test_augmentation_draws_once_for_all_frames_of_a_sequence() -> None:
         assert all(np.array_equal(out[0], frame) for frame in out[1:])
         changed += not np.array_equal(out[0], crop)
     assert changed >= 8  # about 2 in 3 samples are augmented (15th place: p=2/3)
+
+
+@pytest.mark.parametrize("make", [lambda: training_augmentation(seed=0), pair_augmentation])
+def test_noise_is_the_15th_places_few_grey_levels(make) -> None:  # type: ignore[no-untyped-def]
+    # The 15th place's albumentations 0.4 GaussNoise: variance 10-50, a std of 3.2-7.1 grey
+    # levels. Albumentations 2's default (51-112 levels) would bury the face.
+    noise = [t for t in make().transforms if isinstance(t, A.GaussNoise)]
+    assert len(noise) == 1
+    alone = A.Compose([noise[0]])
+    alone.transforms[0].p = 1.0
+    grey = np.full((128, 128, 3), 128, dtype=np.uint8)
+    for seed in range(5):
+        alone.set_random_seed(seed)
+        spread = float(alone(image=grey)["image"].astype(np.float64).std())
+        assert 2.5 < spread < 8.0, spread
 
 
 def test_half_frame_rate_windows_take_every_other_frame() -> None:
