@@ -32,7 +32,7 @@ pytest: install
 bench: install
 	$(BIN)/dfdetect bench --json var/bench/report.json $(BENCH_ARGS)
 
-# Rebuild the starter ensemble in models/starter from ../shared/data (resumable; ~80 min on 2 cores).
+# Rebuild the starter ensemble in models/starter from ../shared/data (resumable; ~45 min on 2 cores).
 starter: install
 	$(BIN)/dfdetect train starter $(STARTER_ARGS)
 
