@@ -18,6 +18,8 @@ from models.manifest import ENCODER_PREFIX, load_manifest
 from training.real_faces import RealSettings, open_real_cache, preprocess_real
 from training.sbi_dataset import SbiDataset, split_persons
 from training.schedule import TrainOptions
+from training.starter import real_settings
+from training.starter_options import StarterOptions
 from training.train_frame import train_frame
 from training.train_sequence import train_sequence
 from workers.worker import ensure_model_dir
@@ -79,6 +81,13 @@ def test_a_sequence_item_blends_every_frame(real_cache: Path) -> None:
     assert real[0].shape[0] == fake[0].shape[0] == LENGTH
     changed = np.abs(real[0].astype(int) - fake[0].astype(int)).reshape(LENGTH, -1).max(axis=1)
     assert np.all(changed > 0)
+
+
+def test_the_starter_caches_real_faces_at_its_input_size() -> None:
+    default = real_settings(StarterOptions(data_dir=Path("data")))
+    assert (default.crop_size, default.sequence_length, default.sequences) == (224, 5, 4)
+    larger = StarterOptions(data_dir=Path("data"), backbone="tf_efficientnet_lite2", image_size=260)
+    assert real_settings(larger).crop_size == 260  # not 224 px crops scaled up
 
 
 def test_the_split_is_by_person(real_cache: Path) -> None:

@@ -61,14 +61,21 @@ def _train_options(
     )
 
 
+def real_settings(options: StarterOptions) -> RealSettings:
+    """How the real-face cache is cut for these options: sequences as the LSTM reads them, crops
+    at the input size (a larger --image-size, lite2 at 260, must not train on 224 px crops
+    scaled up)."""
+    return RealSettings(
+        sequences=options.sequences_per_clip,
+        sequence_length=options.sequence_length,
+        crop_size=options.image_size,
+    )
+
+
 def build_starter(options: StarterOptions) -> dict[str, Any]:
     """Run (or resume) every step; returns the evaluation written into the model card."""
     cache = options.work / "real"
-    settings = RealSettings(
-        sequences=options.sequences_per_clip,
-        sequence_length=options.sequence_length,
-        crop_size=224,
-    )
+    settings = real_settings(options)
     device = resolve_device(options.device)  # type: ignore[arg-type]
     preprocess_real(
         real_roots(options.data_dir), cache, settings, device=device, progress=options.progress
