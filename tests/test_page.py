@@ -193,9 +193,13 @@ def test_result_page_draws_every_scored_face(
     assert_face_images_shown(page, len(faces))
     srcs = page.locator("figure[data-testid=face-thumb] img").evaluate_all("e => e.map(i => i.src)")
     assert srcs == [f"{base}/jobs/{job['job_id']}/faces/{n}.jpg" for n in range(len(faces))]
+    assert (page.text_content("[data-testid=status]") or "").startswith("Finished in ")
     page.reload()
     wait_for_result(page)
     assert_face_images_shown(page, len(faces))
+    # Followed from its link, the page did not see it run: no duration it cannot know.
+    assert page.text_content("[data-testid=status]") == "Finished."
+    assert page.text_content("[data-testid=elapsed]") == "–"
 
     assert watch.foreign(base) == []
     assert watch.dialogs == [] and watch.errors == []

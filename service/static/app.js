@@ -65,6 +65,7 @@
     pollTimer: null,
     clock: null,
     startedAt: 0,
+    fromLink: false, // followed from the URL's #job=: the page did not see the upload
     generation: 0, // bumped per upload, so a stale poll never draws over a newer job
     result: null,
     job: null, // the job whose result is shown
@@ -290,6 +291,7 @@
     ui.jobDetails.hidden = true;
     ui.jobId.textContent = "";
     ui.jobFile.textContent = file.name;
+    state.fromLink = false;
     startClock();
     setStatus(`Uploading ${file.name}…`);
     history.replaceState(null, "", location.pathname);
@@ -476,7 +478,14 @@
       case "finished":
         endJob();
         renderStages(null, "finished");
-        setStatus(`Finished in ${fmtElapsed(Date.now() - state.startedAt)}.`);
+        if (state.fromLink) {
+          // Opened by its link: when it was uploaded is known, how long it took is not (the
+          // worker's own time is in the result's Processing line).
+          ui.elapsed.textContent = "–";
+          setStatus("Finished.");
+        } else {
+          setStatus(`Finished in ${fmtElapsed(Date.now() - state.startedAt)}.`);
+        }
         showResult(job);
         return false;
       case "canceled":
@@ -1163,6 +1172,7 @@
     const match = /^#job=([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
     if (match) {
       state.generation += 1;
+      state.fromLink = true;
       startClock();
       followJob(match[1], "");
     }
