@@ -199,7 +199,7 @@ def test_result_page_draws_every_scored_face(
     assert_face_images_shown(page, len(faces))
     # Followed from its link, the page did not see it run: no duration it cannot know.
     assert page.text_content("[data-testid=status]") == "Finished."
-    assert page.text_content("[data-testid=elapsed]") == "–"
+    assert page.text_content("[data-testid=elapsed]") == "\u2013"  # an en dash
 
     assert watch.foreign(base) == []
     assert watch.dialogs == [] and watch.errors == []
