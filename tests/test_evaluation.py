@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from tests.media import encode_clip, numbered_frames
-from training.metrics import LOG_LOSS_EPS, binary_report, log_loss
+from training.metrics import LOG_LOSS_EPS, binary_report, bootstrap_intervals, log_loss
 from training.reencode import parse_augmentations, reencode
 from workers.sampling import sample_frames
 
@@ -28,6 +29,36 @@ def test_binary_report_counts_the_confusion_matrix_with_fake_as_positive() -> No
 
 def test_auc_is_absent_when_every_video_has_one_label() -> None:
     assert binary_report([1, 1], [0.2, 0.9])["auc"] is None
+    assert binary_report([1, 1], [0.2, 0.9])["interval_95"]["auc"] is None
+
+
+def test_bootstrap_intervals_agree_with_resampling_the_videos_one_by_one() -> None:
+    rng = np.random.default_rng(7)
+    targets = np.array([1] * 28 + [0] * 10)
+    probs = np.clip(0.5 + 0.15 * (targets - 0.5) + rng.normal(0, 0.2, 38), 0.01, 0.99)
+    probs[[3, 30]] = 0.5  # a tie across the labels counts half
+    fast = bootstrap_intervals(targets, probs, seed=1)
+    # The plain way: draw fakes and reals with replacement, score each resample from scratch.
+    fakes, reals = np.flatnonzero(targets == 1), np.flatnonzero(targets == 0)
+    aucs, losses = [], []
+    for _ in range(2000):
+        pick = np.concatenate([rng.choice(fakes, fakes.size), rng.choice(reals, reals.size)])
+        aucs.append(roc_auc_score(targets[pick], probs[pick]))
+        losses.append(log_loss(targets[pick], probs[pick]))
+    assert fast["auc"] == pytest.approx(np.percentile(aucs, [2.5, 97.5]), abs=0.03)
+    assert fast["log_loss"] == pytest.approx(np.percentile(losses, [2.5, 97.5]), abs=0.03)
+    assert fast["auc"] is not None
+    low, high = fast["auc"]
+    assert low < roc_auc_score(targets, probs) < high and high - low > 0.1  # 38 clips: loose
+
+
+def test_bootstrap_intervals_are_exact_when_the_labels_are_separated() -> None:
+    intervals = bootstrap_intervals([1, 1, 1, 0, 0], [0.9, 0.8, 0.7, 0.2, 0.1])
+    assert intervals["auc"] == [1.0, 1.0]
+    assert intervals["log_loss"][0] <= log_loss([1, 1, 1, 0, 0], [0.9, 0.8, 0.7, 0.2, 0.1])
+    assert bootstrap_intervals([1, 0], [0.9, 0.1], seed=3) == bootstrap_intervals(
+        [1, 0], [0.9, 0.1], seed=3
+    )
 
 
 @pytest.fixture(scope="module")

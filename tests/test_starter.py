@@ -15,6 +15,7 @@ from contract.pipeline import PipelineConfig
 from models.manifest import load_manifest
 from models.packaged import STARTER_DIR, starter_dir
 from models.pretrained import packaged_wheel
+from training.metrics import bootstrap_intervals
 from workers.pipeline import DetectionPipeline
 
 REGRESSION_CLIPS = ("crop_0_aaqaifqrwn_0_0.mp4", "crop_0_aayrffkzxn_0_0.mp4")
@@ -43,6 +44,20 @@ def test_the_starter_is_trained_named_and_says_what_it_rests_on(starter: Path) -
     backbone = manifest.members[0].backbone
     assert f"`{packaged_wheel(backbone)}` wheel" in card
     assert f"version {manifest.version})" in card.splitlines()[0]
+
+
+def test_the_starter_says_how_loose_its_dev_figures_are(starter: Path) -> None:
+    recorded = json.loads((starter / "evaluation.json").read_text(encoding="utf-8"))
+    labels = [video["label"] == "FAKE" for video in recorded["videos"]]
+    scores = [video["fake_probability"] for video in recorded["videos"]]
+    intervals = bootstrap_intervals(labels, scores)
+    assert recorded["ensemble"]["interval_95"] == intervals  # recorded as the code computes it
+    assert intervals["auc"] is not None
+    low, high = intervals["auc"]
+    note = load_manifest(starter).note or ""
+    assert f"(95% interval {low:.2f}-{high:.2f})" in note
+    card = (starter / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"| {low:.2f}-{high:.2f} |" in card
 
 
 def test_the_starter_has_the_15th_place_shape_in_under_64_mb(starter: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -14,6 +14,8 @@ Kaggle log-loss metric clips at 1e-15, also scikit-learn's historical default), 
 confident mistake costs about 34.5 rather than infinity."""
 DECISION_THRESHOLD = 0.5
 """A video is called FAKE at or above this probability (as `DetectionResult.label`)."""
+BOOTSTRAP_RESAMPLES = 4000
+"""Resamples behind each 95% interval: its ends move by under 0.01 between seeds (38 clips)."""
 
 
 def log_loss(targets: Sequence[float] | np.ndarray, probs: Sequence[float] | np.ndarray) -> float:
@@ -54,10 +56,58 @@ def roc_points(
     return fpr, tpr
 
 
+class Intervals(TypedDict):
+    """95% intervals as [low, high]; AUC's is None when the videos are all of one label."""
+
+    auc: list[float] | None
+    log_loss: list[float]
+
+
+def bootstrap_intervals(
+    targets: Sequence[float] | np.ndarray,
+    probs: Sequence[float] | np.ndarray,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> Intervals:
+    """95% percentile-bootstrap intervals of ROC AUC and log loss over the videos.
+
+    Fakes and reals are resampled separately (stratified), so every resample keeps the set's
+    label counts and AUC stays defined. A resample is a count per video (multinomial), so AUC is
+    counts_fake @ wins @ counts_real over the pairs (ties count half) and needs no re-sort: the
+    4,000 resamples of 38 clips take milliseconds. On a few dozen clips these intervals are wide,
+    which is the point of reporting them: 38 dev clips cannot tell an AUC of 0.70 from 0.80.
+    """
+    y = np.asarray(targets, dtype=np.float64) >= 0.5
+    p = np.asarray(probs, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    losses = -np.log(np.clip(np.where(y, p, 1.0 - p), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS))
+    fake, real = p[y], p[~y]
+
+    def counts(n: int) -> np.ndarray:
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+
+    if fake.size == 0 or real.size == 0:
+        drawn = counts(p.size)
+        loss = drawn @ losses / p.size
+        return {"auc": None, "log_loss": _percentiles(loss)}
+    fake_counts, real_counts = counts(fake.size), counts(real.size)
+    loss = (fake_counts @ losses[y] + real_counts @ losses[~y]) / p.size
+    wins = (fake[:, None] > real[None, :]) + 0.5 * (fake[:, None] == real[None, :])
+    auc = np.einsum("bi,ij,bj->b", fake_counts, wins, real_counts) / (fake.size * real.size)
+    return {"auc": _percentiles(auc), "log_loss": _percentiles(loss)}
+
+
+def _percentiles(values: np.ndarray) -> list[float]:
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
 def binary_report(
     targets: Sequence[float] | np.ndarray, probs: Sequence[float] | np.ndarray
 ) -> dict[str, Any]:
-    """Log loss, ROC AUC, accuracy at 0.5 and the confusion matrix (FAKE is positive)."""
+    """Log loss, ROC AUC, accuracy at 0.5, the confusion matrix (FAKE is positive) and the 95%
+    bootstrap intervals of log loss and AUC."""
     y = np.asarray(targets, dtype=np.float64)
     p = np.asarray(probs, dtype=np.float64)
     predicted = p >= DECISION_THRESHOLD
@@ -76,4 +126,5 @@ def binary_report(
         "auc": roc_auc(y, p),
         "accuracy": float(np.mean(predicted == fake)),
         "confusion": confusion,
+        "interval_95": bootstrap_intervals(y, p) if y.size else None,
     }

@@ -15,7 +15,7 @@ from models.manifest import Manifest
 from models.pretrained import packaged_wheel
 from training.augment import PAIR_SCALE, PAIR_SHIFT
 from training.dfdc import LabelledVideo
-from training.metrics import binary_report
+from training.metrics import BOOTSTRAP_RESAMPLES, binary_report
 from training.real_faces import RealSource
 from training.sbi import FLICKER_BRIGHTNESS, FLICKER_RATIO, POST_DOWNSCALE, POST_JPEG, WOBBLE
 from training.sbi_dataset import HOLDOUT_PERSONS
@@ -75,6 +75,9 @@ def model_note(people: int, report: dict[str, Any]) -> str:
     """The short honest note every result carries."""
     ensemble = report["ensemble"]
     auc = "n/a" if ensemble["auc"] is None else f"{ensemble['auc']:.2f}"
+    interval = (ensemble.get("interval_95") or {}).get("auc")
+    if interval is not None:  # a few dozen clips: the reader needs to see how loose that is
+        auc += f" (95% interval {interval[0]:.2f}-{interval[1]:.2f})"
     return (
         f"starter weights trained on self-blended real faces of {people} people only; "
         f"on {ensemble['videos']} labelled dev clips (never trained on) ROC AUC {auc}, "
@@ -83,13 +86,19 @@ def model_note(people: int, report: dict[str, Any]) -> str:
     )
 
 
+def _span(interval: list[float] | None, digits: int) -> str:
+    return "" if interval is None else f"{interval[0]:.{digits}f}-{interval[1]:.{digits}f}"
+
+
 def _row(name: str, report: dict[str, Any] | None) -> str:
     if report is None:
-        return f"| {name} | 0 | | | |"
+        return f"| {name} | 0 | | | | | |"
     auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
+    intervals = report.get("interval_95") or {}
     return (
         f"| {name} | {report['videos']} ({report['fake']} fake) | {report['log_loss']:.4f} | "
-        f"{auc} | {report['accuracy']:.3f} |"
+        f"{_span(intervals.get('log_loss'), 3)} | {auc} | {_span(intervals.get('auc'), 2)} | "
+        f"{report['accuracy']:.3f} |"
     )
 
 
@@ -210,8 +219,11 @@ sequences of {recipe["sequence_length"]} frames; seed {recipe["seed"]}. Each mem
 the `{recipe.get("postprocess", "cascade")}` of its face (or sequence) scores.
 
 ## Video-level figures on the dev clips (DFDC log loss, 1e-15 clipping)
-| what | clips | log loss | ROC AUC | accuracy |
-| --- | --- | --- | --- | --- |
+| what | clips | log loss | 95% interval | ROC AUC | 95% interval | accuracy |
+| --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
+
+The intervals are percentile bootstraps over the clips ({BOOTSTRAP_RESAMPLES} resamples, fakes and
+reals drawn separately): with this few clips, and fewer real ones, they are wide.
 
 {operating_section(table)}"""
