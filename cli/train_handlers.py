@@ -195,13 +195,15 @@ def evaluate(args: argparse.Namespace) -> int:
         pipeline, videos, args.augment, args.out, facts=facts, operating_points_dir=saving
     )
     print(
-        f"{'condition':<10} {'videos':>6} {'log loss':>9} {'AUC':>6} {'accuracy':>8} "
-        f"{'no face':>7} {'failed':>6}"
+        f"{'condition':<10} {'videos':>6} {'log loss':>9} {'AUC':>6} {'AUC 95%':>11} "
+        f"{'accuracy':>8} {'no face':>7} {'failed':>6}"
     )
     for name, report in summary["conditions"].items():
         auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
+        interval = report["interval_95"]["auc"]
+        span = "n/a" if interval is None else f"{interval[0]:.2f}-{interval[1]:.2f}"
         print(
-            f"{name:<10} {report['videos']:>6} {report['log_loss']:>9.4f} {auc:>6} "
+            f"{name:<10} {report['videos']:>6} {report['log_loss']:>9.4f} {auc:>6} {span:>11} "
             f"{report['accuracy']:>8.3f} {report['no_face']:>7} {report['failures']:>6}"
         )
     print(f"confusion (original): {json.dumps(summary['confusion'])}")

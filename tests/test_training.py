@@ -127,6 +127,11 @@ def test_evaluate_reports_log_loss_auc_accuracy_overall_and_per_augmentation(cha
     assert list(conditions) == ["original", "jpeg", "downscale", "halffps", "all"]
     assert conditions["all"]["videos"] == 4 * (REAL + FAKE)
     assert all(c["failures"] == 0 for c in conditions.values())
+    # Each condition's AUC comes with its bootstrap interval, in the file and in the table.
+    low, high = conditions["original"]["interval_95"]["auc"]
+    assert low <= conditions["original"]["auc"] <= high
+    lines = chain.outputs["evaluate"].splitlines()
+    assert f"{low:.2f}-{high:.2f}" in next(line for line in lines if line.startswith("original"))
     assert set(conditions["jpeg"]["members"]) == {"b0_frame", "b0_frame_cutmix", "b0_lstm"}
     with open(chain.report / "videos.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
