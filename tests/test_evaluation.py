@@ -52,9 +52,10 @@ def test_bootstrap_intervals_agree_with_resampling_the_videos_one_by_one() -> No
     assert low < roc_auc_score(targets, probs) < high and high - low > 0.1  # 38 clips: loose
 
 
-def test_bootstrap_intervals_are_exact_when_the_labels_are_separated() -> None:
+def test_bootstrap_intervals_are_exact_where_every_resample_agrees() -> None:
     intervals = bootstrap_intervals([1, 1, 1, 0, 0], [0.9, 0.8, 0.7, 0.2, 0.1])
     assert intervals["auc"] == [1.0, 1.0]
+    assert bootstrap_intervals([1, 1, 0, 0], [0.5] * 4)["auc"] == [0.5, 0.5]  # ties count half
     assert intervals["log_loss"][0] <= log_loss([1, 1, 1, 0, 0], [0.9, 0.8, 0.7, 0.2, 0.1])
     assert bootstrap_intervals([1, 0], [0.9, 0.1], seed=3) == bootstrap_intervals(
         [1, 0], [0.9, 0.1], seed=3
