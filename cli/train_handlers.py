@@ -166,6 +166,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from contract.errors import DatasetError, ModelError
     from training.dfdc import read_folders
     from training.evaluate import evaluate as run
+    from training.metrics import format_interval
     from workers.pipeline import DetectionPipeline
 
     try:
@@ -200,8 +201,7 @@ def evaluate(args: argparse.Namespace) -> int:
     )
     for name, report in summary["conditions"].items():
         auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
-        interval = report["interval_95"]["auc"]
-        span = "n/a" if interval is None else f"{interval[0]:.2f}-{interval[1]:.2f}"
+        span = format_interval(report["interval_95"]["auc"])
         print(
             f"{name:<10} {report['videos']:>6} {report['log_loss']:>9.4f} {auc:>6} {span:>11} "
             f"{report['accuracy']:>8.3f} {report['no_face']:>7} {report['failures']:>6}"

@@ -18,20 +18,24 @@ BOOTSTRAP_RESAMPLES = 4000
 """Resamples behind each 95% interval: its ends move by under 0.01 between seeds (38 clips)."""
 
 
+def video_log_losses(targets: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Each prediction's clipped binary cross-entropy against its 0/1 (or soft) target."""
+    p = np.clip(probs, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+    result: np.ndarray = -(targets * np.log(p) + (1.0 - targets) * np.log(1.0 - p))
+    return result
+
+
 def log_loss(targets: Sequence[float] | np.ndarray, probs: Sequence[float] | np.ndarray) -> float:
     """Mean binary cross-entropy of probabilities against 0/1 (or soft) targets, clipped."""
     y = np.asarray(targets, dtype=np.float64)
-    p = np.clip(np.asarray(probs, dtype=np.float64), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
     if y.size == 0:
         raise ValueError("log loss of no predictions")
-    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
+    return float(np.mean(video_log_losses(y, np.asarray(probs, dtype=np.float64))))
 
 
 def log_losses(targets: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Log loss of many prediction vectors at once: probs (K, V) against targets (V,) -> (K,)."""
-    p = np.clip(probs, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-    y = targets[None, :]
-    result: np.ndarray = -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p), axis=1)
+    result: np.ndarray = video_log_losses(targets[None, :], probs).mean(axis=1)
     return result
 
 
@@ -81,7 +85,7 @@ def bootstrap_intervals(
     y = np.asarray(targets, dtype=np.float64) >= 0.5
     p = np.asarray(probs, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    losses = -np.log(np.clip(np.where(y, p, 1.0 - p), LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS))
+    losses = video_log_losses(y.astype(np.float64), p)
     fake, real = p[y], p[~y]
 
     def counts(n: int) -> np.ndarray:
@@ -101,6 +105,11 @@ def bootstrap_intervals(
 def _percentiles(values: np.ndarray) -> list[float]:
     low, high = np.percentile(values, [2.5, 97.5])
     return [float(low), float(high)]
+
+
+def format_interval(interval: list[float] | None, digits: int = 2) -> str:
+    """An interval as "low-high" for tables; "n/a" where it is undefined (AUC of one label)."""
+    return "n/a" if interval is None else f"{interval[0]:.{digits}f}-{interval[1]:.{digits}f}"
 
 
 def binary_report(
@@ -126,5 +135,5 @@ def binary_report(
         "auc": roc_auc(y, p),
         "accuracy": float(np.mean(predicted == fake)),
         "confusion": confusion,
-        "interval_95": bootstrap_intervals(y, p) if y.size else None,
+        "interval_95": bootstrap_intervals(y, p),
     }

@@ -15,7 +15,7 @@ from models.manifest import Manifest
 from models.pretrained import packaged_wheel
 from training.augment import PAIR_SCALE, PAIR_SHIFT
 from training.dfdc import LabelledVideo
-from training.metrics import BOOTSTRAP_RESAMPLES, binary_report
+from training.metrics import BOOTSTRAP_RESAMPLES, binary_report, format_interval
 from training.real_faces import RealSource
 from training.sbi import FLICKER_BRIGHTNESS, FLICKER_RATIO, POST_DOWNSCALE, POST_JPEG, WOBBLE
 from training.sbi_dataset import HOLDOUT_PERSONS
@@ -75,9 +75,9 @@ def model_note(people: int, report: dict[str, Any]) -> str:
     """The short honest note every result carries."""
     ensemble = report["ensemble"]
     auc = "n/a" if ensemble["auc"] is None else f"{ensemble['auc']:.2f}"
-    interval = (ensemble.get("interval_95") or {}).get("auc")
+    interval = ensemble["interval_95"]["auc"]
     if interval is not None:  # a few dozen clips: the reader needs to see how loose that is
-        auc += f" (95% interval {interval[0]:.2f}-{interval[1]:.2f})"
+        auc += f" (95% interval {format_interval(interval)})"
     return (
         f"starter weights trained on self-blended real faces of {people} people only; "
         f"on {ensemble['videos']} labelled dev clips (never trained on) ROC AUC {auc}, "
@@ -86,18 +86,15 @@ def model_note(people: int, report: dict[str, Any]) -> str:
     )
 
 
-def _span(interval: list[float] | None, digits: int) -> str:
-    return "" if interval is None else f"{interval[0]:.{digits}f}-{interval[1]:.{digits}f}"
-
-
 def _row(name: str, report: dict[str, Any] | None) -> str:
     if report is None:
         return f"| {name} | 0 | | | | | |"
     auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
-    intervals = report.get("interval_95") or {}
+    intervals = report["interval_95"]
     return (
         f"| {name} | {report['videos']} ({report['fake']} fake) | {report['log_loss']:.4f} | "
-        f"{_span(intervals.get('log_loss'), 3)} | {auc} | {_span(intervals.get('auc'), 2)} | "
+        f"{format_interval(intervals['log_loss'], 3)} | {auc} | "
+        f"{format_interval(intervals['auc'])} | "
         f"{report['accuracy']:.3f} |"
     )
 
