@@ -161,6 +161,43 @@ def fit_postprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def calibrate(args: argparse.Namespace) -> int:
+    """`dfdetect calibrate`: score, fit the temperature, print the fit, write it."""
+    from contract.errors import DatasetError, ModelError
+    from training.calibrate import apply_calibration, fit_calibration, format_fit, uncalibrated
+    from training.dfdc import read_folders
+    from training.metrics import roc_auc
+    from training.scoring import score_videos
+    from workers.pipeline import DetectionPipeline
+
+    try:
+        videos = read_folders(args.data)
+        config = _pipeline_config(args, args.model_dir)
+        pipeline = DetectionPipeline.load(args.model_dir, config)
+        scored = score_videos(pipeline, videos, desc="calibrate")
+        previous = pipeline.ensemble.manifest.calibration
+        raw = [uncalibrated(v.fake_probability, previous) for v in scored]
+        targets = [v.video.target for v in scored]
+        fakes, failed = int(sum(targets)), sum(v.result is None for v in scored)
+        words = (
+            f"{len(scored)} labelled videos ({fakes} FAKE, {len(scored) - fakes} REAL; "
+            f"{failed} unreadable, scored 0.5) in {', '.join(str(d) for d in args.data)}"
+        )
+        try:
+            fit = fit_calibration(raw, targets, words)
+        except ValueError as exc:
+            raise DatasetError(f"{exc}; {words}") from exc
+        print(format_fit(fit, previous, roc_auc(targets, raw)))
+        if args.dry_run:
+            print("dry run: manifest unchanged")
+            return 0
+        apply_calibration(args.model_dir, fit.calibration)
+    except (DatasetError, ModelError) as exc:
+        raise _fail("calibrate", exc) from exc
+    print(f"wrote {args.model_dir / 'manifest.json'}")
+    return 0
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """`dfdetect evaluate`: write the report, print its table."""
     from contract.errors import DatasetError, ModelError

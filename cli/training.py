@@ -1,4 +1,5 @@
-"""Commands of the models room: preprocess, train {frame,sequence}, fit-postprocess, evaluate.
+"""Commands of the models room: preprocess, train {frame,sequence}, fit-postprocess, calibrate,
+evaluate.
 
 The parsers; the handlers live in models/handlers.py and import torch only when they run, so
 `dfdetect --help` stays light.
@@ -74,7 +75,7 @@ def _sampling_options(p: argparse.ArgumentParser, what: str, *, ensemble: bool =
 
 
 def register(subparsers: Any) -> None:
-    """Add preprocess, train {frame,sequence}, fit-postprocess and evaluate."""
+    """Add preprocess, train {frame,sequence}, fit-postprocess, calibrate and evaluate."""
     p = subparsers.add_parser(
         "preprocess",
         help="Cache the face crops and sequences of labelled videos for training.",
@@ -192,6 +193,30 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="Print the table; change nothing.")
     _sampling_options(p, "(use the serving setting)")
     p.set_defaults(handler=handlers.fit_postprocess)
+
+    p = subparsers.add_parser(
+        "calibrate",
+        help="Fit the temperature of the ensemble's answers for the lowest log loss on labelled "
+        "videos.",
+        description="Scores the videos with the pipeline, fits one temperature (the video "
+        "score's logit is divided by it: ROC AUC and the verdict order stay as they are), prints "
+        "the log loss before, after and leave-one-out (the figure to expect on other videos), "
+        "and writes it into the manifest; an operating-points table in the directory is moved "
+        "onto the new scale. Fit on videos not used for training, with the sampling you serve "
+        "with.",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="DATA_DIR",
+        help="DFDC-layout folders of labelled videos (both labels).",
+    )
+    p.add_argument("--model-dir", type=Path, required=True, help="Model directory to calibrate.")
+    p.add_argument("--dry-run", action="store_true", help="Print the fit; change nothing.")
+    _sampling_options(p, "(use the serving setting)")
+    p.set_defaults(handler=handlers.calibrate)
 
     p = subparsers.add_parser(
         "evaluate",

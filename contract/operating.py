@@ -54,6 +54,11 @@ class OperatingPoints(BaseModel):
         description="SHA-256 of each member's checkpoint it was measured with: a table whose "
         "weights have changed since is not used.",
     )
+    temperature: float | None = Field(
+        None,
+        description="The calibration temperature the scores were measured under (null: none): "
+        "a table whose model has been calibrated differently since is not used.",
+    )
 
     def false_positive_rate_at(self, threshold: float) -> float:
         """Share of validation reals that scored >= threshold (the table's nearest point)."""

@@ -83,7 +83,12 @@ class Person(BaseModel):
     member_scores: dict[str, float | None] = Field(
         description="Each member's post-processed score on this person's faces (null: none)."
     )
-    fake_probability: float = Field(ge=0.0, le=1.0, description="Mean of the member scores.")
+    fake_probability: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Mean of the member scores, calibrated as the video score is "
+        "(ModelIdentity.calibration).",
+    )
     verdict: VerdictLabel | None = Field(
         None, description="From the model's bands (null without an operating-points table)."
     )

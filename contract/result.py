@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from contract.calibration import Calibration
 from contract.operating import Verdict
 from contract.people import Person, TargetChoice
 from contract.quality import InputQuality
@@ -92,7 +93,10 @@ class MemberResult(BaseModel):
 
     name: str
     kind: Literal["frame", "sequence"]
-    score: float | None = Field(description="Post-processed fake probability; null if no crops.")
+    score: float | None = Field(
+        description="Post-processed fake probability, before the ensemble's calibration; "
+        "null if no crops."
+    )
     postprocess: str = Field(description="Post-processing strategy applied.")
     checkpoint_sha256: str
     trained: bool
@@ -109,6 +113,11 @@ class ModelIdentity(BaseModel):
     note: str | None = Field(
         None,
         description="What the weights were trained on and measured, in words (model card).",
+    )
+    calibration: Calibration | None = Field(
+        None,
+        description="The temperature fake_probability and each person's score were calibrated "
+        "with (members' scores are not); null: none.",
     )
 
 

@@ -159,9 +159,9 @@ class Ensemble:
         return lengths[0] if lengths else None
 
     def identity(self) -> ModelIdentity:
-        """The manifest's name, version and note, as results and /models carry them."""
-        manifest = self.manifest
-        return ModelIdentity(name=manifest.name, version=manifest.version, note=manifest.note)
+        """The manifest's name, version, note and calibration, as results and /models carry them."""
+        m = self.manifest
+        return ModelIdentity(name=m.name, version=m.version, note=m.note, calibration=m.calibration)
 
     def crop_rules(self, recipe_crop: CropRule) -> list[CropRule]:
         """The distinct crop rules the members read under a recipe cutting by `recipe_crop`."""

@@ -20,6 +20,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 from torch import nn
 
+from contract.calibration import Calibration
 from contract.digest import file_sha256
 from contract.errors import ModelError
 from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
@@ -132,6 +133,11 @@ class Manifest(BaseModel):
         "explicit settings still win, and another recipe named by them drops these.",
     )
     members: list[MemberSpec] = Field(min_length=1)
+    calibration: Calibration | None = Field(
+        None,
+        description="The temperature the video and person scores are divided by "
+        "(`dfdetect calibrate`); null: the members' combined score as it is.",
+    )
 
     @model_validator(mode="after")
     def _overrides_make_a_recipe(self) -> Manifest:

@@ -28,6 +28,19 @@ def checkpoints(manifest: Manifest) -> list[str]:
     return [member.sha256 for member in manifest.members]
 
 
+def temperature(manifest: Manifest) -> float | None:
+    """The calibration temperature a model's scores come out under: what a table was measured
+    with besides the checkpoints."""
+    return manifest.calibration.temperature if manifest.calibration else None
+
+
+def stamp(table: OperatingPoints, manifest: Manifest) -> OperatingPoints:
+    """`table` marked as measured with this manifest's weights and calibration."""
+    return table.model_copy(
+        update={"checkpoints": checkpoints(manifest), "temperature": temperature(manifest)}
+    )
+
+
 def load_operating_points(
     model_dir: Path, manifest: Manifest | None = None
 ) -> OperatingPoints | None:
@@ -49,8 +62,12 @@ def load_operating_points(
         ) from error
     except OSError as error:
         raise ModelError(f"cannot read {path}: {error}") from error
-    if table.checkpoints != checkpoints(manifest or load_manifest(model_dir)):
+    manifest = manifest or load_manifest(model_dir)
+    if table.checkpoints != checkpoints(manifest):
         log.warning("%s was measured on other weights: not used (%s)", path, FIX_HINT)
+        return None
+    if table.temperature != temperature(manifest):
+        log.warning("%s was measured under another calibration: not used (%s)", path, FIX_HINT)
         return None
     return table
 
@@ -59,7 +76,7 @@ def save_operating_points(model_dir: Path, table: OperatingPoints) -> Path:
     """Write `model_dir/operating_points.json` atomically (a reader never sees half a file),
     stamped with the checkpoints of the model directory's members."""
     path = Path(model_dir) / OPERATING_POINTS_FILE
-    stamped = table.model_copy(update={"checkpoints": checkpoints(load_manifest(model_dir))})
+    stamped = stamp(table, load_manifest(model_dir))
     text = json.dumps(stamped.model_dump(mode="json"), indent=2) + "\n"
     handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:

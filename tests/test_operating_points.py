@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cli.main import main
+from contract.calibration import Calibration
 from contract.errors import ModelError
 from contract.operating import (
     OPERATING_POINTS_FILE,
@@ -22,7 +23,7 @@ from contract.operating import (
     operating_points,
     verdict,
 )
-from models.manifest import MANIFEST_FILE, load_manifest
+from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
 from models.operating import load_operating_points, save_operating_points
 from models.packaged import STARTER_DIR
 from tests.conftest import REPO_ROOT
@@ -165,6 +166,23 @@ def test_a_table_of_other_weights_is_not_used(
     assert load_operating_points(model) is None
 
 
+def test_a_table_measured_under_another_calibration_is_not_used(
+    hand: OperatingPoints, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Calibrated since it was measured: the same videos now score elsewhere on the scale."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    save_operating_points(model, hand)
+    assert load_operating_points(model) is not None
+    calibration = Calibration(temperature=2.0, fitted_on="test", videos=4)
+    manifest = load_manifest(model)
+    save_manifest(model, manifest.model_copy(update={"calibration": calibration}))
+    assert load_operating_points(model) is None
+    save_operating_points(model, hand)  # measured again under it: used
+    loaded = load_operating_points(model)
+    assert loaded is not None and loaded.temperature == 2.0
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
@@ -197,8 +215,12 @@ def test_the_starters_table_is_the_one_its_evaluation_gives() -> None:
     committed = load_operating_points(STARTER_DIR)
     computed = _starter_table()
     assert computed is not None and committed is not None
-    assert committed == computed.model_copy(update={"checkpoints": committed.checkpoints})
-    assert committed.checkpoints == [m.sha256 for m in load_manifest(STARTER_DIR).members]
+    stamps = {"checkpoints": committed.checkpoints, "temperature": committed.temperature}
+    assert committed == computed.model_copy(update=stamps)
+    manifest = load_manifest(STARTER_DIR)
+    assert committed.checkpoints == [m.sha256 for m in manifest.members]
+    assert manifest.calibration is not None
+    assert committed.temperature == manifest.calibration.temperature  # measured as it answers
     assert (committed.videos, committed.fakes, committed.reals) == (38, 28, 10)
     assert committed.dataset.startswith("38 labelled DFDC dev clips of shared/data/videos")
 

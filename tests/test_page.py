@@ -9,6 +9,7 @@ DFDETECT_CHROMIUM); never `playwright install`. Skipped without them, a failure 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -200,9 +201,38 @@ def test_result_page_draws_every_scored_face(
     # Followed from its link, the page did not see it run: no duration it cannot know.
     assert page.text_content("[data-testid=status]") == "Finished."
     assert page.text_content("[data-testid=elapsed]") == "\u2013"  # an en dash
+    assert page.is_hidden("[data-testid=model-identity]")  # the test model has no name
+
+    # A named, calibrated model's answer (the API's real JSON with `model` filled in, markup in
+    # what it was fitted on): the page says which weights and that the score was calibrated.
+    identity = {
+        "name": "dfdetect-starter-sbi-lite0",
+        "version": "4",
+        "calibration": {"temperature": 2.2711, "fitted_on": "<b>38</b> dev clips", "videos": 38},
+    }
+    page.route(re.compile(rf"/jobs/{job['job_id']}$"), with_model(identity))
+    page.reload()
+    wait_for_result(page)
+    assert page.text_content("[data-testid=model-identity]") == (
+        "Model: dfdetect-starter-sbi-lite0 (version 4); score calibrated by a temperature of "
+        "2.27, fitted on <b>38</b> dev clips (the members' scores are not)"
+    )
+    assert page.locator("[data-testid=model-identity] b").count() == 0  # shown, never parsed
 
     assert watch.foreign(base) == []
     assert watch.dialogs == [] and watch.errors == []
+
+
+def with_model(model: dict[str, Any]) -> Callable[[Route], None]:
+    """A route handler passing the API's job JSON on with its result's `model` replaced."""
+
+    def handle(route: Route) -> None:
+        response = route.fetch()
+        job = response.json()
+        job["result"]["model"] = model
+        route.fulfill(response=response, json=job)
+
+    return handle
 
 
 def test_no_face_markup_name_and_refused_uploads(

@@ -15,6 +15,7 @@ from contract.pipeline import PipelineConfig
 from models.manifest import load_manifest
 from models.packaged import STARTER_DIR, starter_dir
 from models.pretrained import packaged_wheel
+from training.calibrate import fit_calibration, uncalibrated
 from training.metrics import bootstrap_intervals
 from workers.pipeline import DetectionPipeline
 
@@ -60,6 +61,28 @@ def test_the_starter_says_how_loose_its_dev_figures_are(starter: Path) -> None:
     assert f"| {low:.2f}-{high:.2f} |" in card
 
 
+def test_the_starters_temperature_is_the_one_its_uncalibrated_dev_scores_give(
+    starter: Path,
+) -> None:
+    """The committed calibration, refitted from the dev scores it was fitted on (recovered by
+    undoing it), and what the note says of it: the leave-one-out log loss, not the flattering
+    in-sample one."""
+    calibration = load_manifest(starter).calibration
+    assert calibration is not None
+    recorded = json.loads((starter / "evaluation.json").read_text(encoding="utf-8"))
+    labels = [float(video["label"] == "FAKE") for video in recorded["videos"]]
+    raw = [uncalibrated(v["fake_probability"], calibration) for v in recorded["videos"]]
+    refit = fit_calibration(raw, labels, calibration.fitted_on)
+    assert refit.calibration.temperature == pytest.approx(calibration.temperature, rel=1e-4)
+    assert calibration.log_loss_cross_validated == pytest.approx(
+        refit.calibration.log_loss_cross_validated, abs=1e-4
+    )
+    assert recorded["calibration"]["temperature"] == calibration.temperature
+    note = load_manifest(starter).note or ""
+    assert f"log loss {calibration.log_loss_cross_validated:.3f} leave-one-out" in note
+    assert "only the score's temperature was fitted on them" in note
+
+
 def test_the_starter_has_the_15th_place_shape_in_under_64_mb(starter: Path) -> None:
     members = load_manifest(starter).members
     assert [m.kind for m in members] == ["frame", "frame", "sequence"]
@@ -82,3 +105,4 @@ def test_the_starter_scores_a_fixed_clip_as_when_it_was_committed(
     assert result.trained and result.model.name == load_manifest(starter).name
     assert not any(w.startswith("untrained_weights") for w in result.warnings)
     assert result.fake_probability == pytest.approx(expected, abs=TOLERANCE)
+    assert result.model.calibration == load_manifest(starter).calibration

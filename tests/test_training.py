@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from contract.calibration import calibrate
 from contract.digest import file_sha256
 from contract.result import UNTRAINED_WARNING
 from models.ensemble import Ensemble
-from models.manifest import Manifest, load_manifest
+from models.manifest import Manifest, load_manifest, save_manifest
+from models.operating import load_operating_points
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
 from tests.labelled_set import dfdetect, labelled_set
 from training.cache import open_cache, read_png
@@ -24,6 +26,7 @@ REAL, FAKE = 3, 3
 SAMPLING = ["--sequences", "2", "--device", "cpu"]
 """2 sequences of 3 frames a video: 6 face crops, so every step takes seconds."""
 TRAIN = ["--epochs", "1", "--batch-size", "8", "--device", "cpu"]
+NOTE = "a test chain's weights"
 
 
 @dataclass
@@ -50,8 +53,16 @@ def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Chain:
         "cutmix": dfdetect("train", "frame", *frame, "--cutmix", *trained),
         "sequence": dfdetect("train", "sequence", "--encoder", encoder, "--sequence-length", "3",
                              *trained),
-        "fit": dfdetect("fit-postprocess", "--data", str(data), "--model-dir", str(model),
-                        *SAMPLING),
+    }  # fmt: skip
+    named = load_manifest(model).model_copy(update={"name": "chain", "version": "7", "note": NOTE})
+    save_manifest(model, named)  # a published model: fitting must keep what it says of itself
+    labelled = ["--data", str(data), "--model-dir", str(model), *SAMPLING]
+    outputs |= {
+        "fit": dfdetect("fit-postprocess", *labelled),
+        "uncalibrated": dfdetect("evaluate", str(data), "--model-dir", str(model), "--out",
+                                 str(root / "uncalibrated"), "--save-operating-points", *SAMPLING),
+        "calibrate": dfdetect("calibrate", *labelled),
+        "again": dfdetect("calibrate", *labelled, "--dry-run"),
         "evaluate": dfdetect("evaluate", str(data), "--model-dir", str(model), "--out",
                              str(report), "--augment", "jpeg,downscale,halffps", *SAMPLING),
         "detect": dfdetect("detect", str(data / "fake_3.mp4"), "--model-dir", str(model),
@@ -117,6 +128,70 @@ def test_fit_postprocess_prints_its_table_and_records_the_fit(chain: Chain) -> N
         assert fit["videos"] == REAL + FAKE and fit["sampling"]["sequence_length"] == 3
 
 
+def test_fit_postprocess_keeps_the_models_name_version_and_note(chain: Chain) -> None:
+    fitted = manifest(chain)
+    assert (fitted.name, fitted.version, fitted.note) == ("chain", "7", NOTE)
+
+
+def _temperature(output: str) -> float:
+    line = next(line for line in output.splitlines() if line.startswith("temperature "))
+    return float(line.split()[1])
+
+
+def test_calibrate_writes_the_temperature_and_evaluate_scores_with_it(chain: Chain) -> None:
+    calibration = manifest(chain).calibration
+    assert calibration is not None and calibration.videos == REAL + FAKE
+    assert "leave-one-out" in chain.outputs["calibrate"]
+    assert _temperature(chain.outputs["calibrate"]) == pytest.approx(
+        calibration.temperature, rel=1e-3
+    )
+    before = json.loads((chain.report.parent / "uncalibrated" / "summary.json").read_text())
+    after = json.loads((chain.report / "summary.json").read_text())
+    assert calibration.log_loss_before == pytest.approx(before["log_loss"], abs=1e-9)
+    # The temperature minimises the log loss on the videos it was fitted on; the order stays.
+    assert after["log_loss"] <= before["log_loss"] + 1e-12
+    assert after["auc"] == pytest.approx(before["auc"])
+    raw = {
+        r["video"]: float(r["fake_probability"])
+        for r in _rows(chain.report.parent / "uncalibrated")
+    }
+    served = {r["video"]: float(r["fake_probability"]) for r in _rows(chain.report)}
+    slack = 5e-6 / min(calibration.temperature, 1.0)  # the CSV's 6 decimals, scaled by 1/T
+    for name, probability in raw.items():
+        assert served[name] == pytest.approx(calibrate(probability, calibration), abs=slack)
+
+
+def test_calibrating_again_on_the_same_videos_finds_the_same_temperature(chain: Chain) -> None:
+    calibration = manifest(chain).calibration
+    assert calibration is not None
+    again = chain.outputs["again"]
+    assert f"(was {calibration.temperature:.4g})" in again and "manifest unchanged" in again
+    assert _temperature(again) == pytest.approx(calibration.temperature, rel=1e-3)
+
+
+def test_calibrate_moves_the_operating_points_onto_the_calibrated_scores(chain: Chain) -> None:
+    table = load_operating_points(chain.model)
+    calibration = manifest(chain).calibration
+    assert table is not None and calibration is not None
+    assert table.temperature == calibration.temperature
+    # What evaluate measures afresh on the calibrated scores: the same rates at the moved
+    # thresholds.
+    fresh = json.loads((chain.report / "summary.json").read_text())["operating_points"]
+    assert [p.false_positive_rate for p in table.points] == [
+        p["false_positive_rate"] for p in fresh["points"]
+    ]
+    assert [p.true_positive_rate for p in table.points] == [
+        p["true_positive_rate"] for p in fresh["points"]
+    ]
+    for moved, measured in zip(table.points, fresh["points"], strict=True):
+        assert moved.threshold == pytest.approx(measured["threshold"], abs=5e-6)
+
+
+def _rows(report: Path) -> list[dict[str, str]]:
+    with open(report / "videos.csv", newline="") as handle:
+        return [row for row in csv.DictReader(handle) if row["condition"] == "original"]
+
+
 def test_evaluate_reports_log_loss_auc_accuracy_overall_and_per_augmentation(chain: Chain) -> None:
     summary = json.loads((chain.report / "summary.json").read_text())
     assert summary["videos"] == REAL + FAKE and summary["trained"]
@@ -146,6 +221,11 @@ def test_detect_serves_the_trained_ensemble_without_the_untrained_warning(chain:
     assert UNTRAINED_WARNING not in result["warnings"]
     assert [m["trained"] for m in result["models"]] == [True, True, True]
     assert all(m["score"] is not None for m in result["models"])
+    # The answer is the members' mean, calibrated; the members' own scores are not.
+    calibration = manifest(chain).calibration
+    assert result["model"]["calibration"]["temperature"] == calibration.temperature  # type: ignore[union-attr]
+    mean = sum(m["score"] for m in result["models"]) / len(result["models"])
+    assert result["fake_probability"] == pytest.approx(calibrate(mean, calibration), abs=1e-9)
 
 
 def frame_args(chain: Chain, out: Path, epochs: int = 1) -> list[str]:

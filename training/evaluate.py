@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from contract.errors import DfdetectError
 from contract.result import NO_FACE_PROBABILITY
-from models.operating import checkpoints, save_operating_points
+from models.operating import save_operating_points, stamp
 from training.dfdc import LabelledVideo
 from training.metrics import DECISION_THRESHOLD, LOG_LOSS_EPS, binary_report, roc_points
 from training.operating import table_from_scored
@@ -112,9 +112,8 @@ def evaluate(
     _write_roc(out / ROC_FILE, results)
     original = conditions[ORIGINAL]
     table = table_from_scored(results[ORIGINAL], pipeline.steps.recipe.name)
-    if table is not None:  # the weights it holds for, as save_operating_points stamps them
-        sums = checkpoints(pipeline.ensemble.manifest)
-        table = table.model_copy(update={"checkpoints": sums})
+    if table is not None:  # what it holds for, as save_operating_points stamps it
+        table = stamp(table, pipeline.ensemble.manifest)
     files = {"csv": str(out / CSV_FILE), "roc": str(out / ROC_FILE)}
     if table is not None and operating_points_dir is not None:
         files["operating_points"] = str(save_operating_points(operating_points_dir, table))

@@ -184,7 +184,7 @@ def apply_fits(
         members.append(
             spec.model_copy(update={"postprocess": fit.winner.spec, "training": training})
         )
-    fitted = Manifest(members=members)
+    fitted = manifest.model_copy(update={"members": members})  # name, note, recipe kept
     save_manifest(model_dir, fitted)
     return fitted
 

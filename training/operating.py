@@ -53,10 +53,10 @@ def table_from_report_videos(
     """The table of an evaluation report's `videos` (file, label, fake_probability, error),
     as the starter's evaluation.json holds them; `data` is the report's `data` folder."""
     pairs = [(v["label"], float(v["fake_probability"])) for v in videos if not v.get("error")]
-    return table(pairs, what=what, where=_tidy(data), recipe=recipe)
+    return table(pairs, what=what, where=readable_folder(data), recipe=recipe)
 
 
-def _tidy(data: str | None) -> str:
+def readable_folder(data: str | None) -> str:
     """The folder as a reader knows it: `../shared/data/videos` -> `shared/data/videos`."""
     if not data:
         return "an unnamed folder"

@@ -22,8 +22,9 @@ from models.device import resolve_device
 from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
 from models.operating import save_operating_points
 from models.postprocess import PostprocessSpec
+from training.calibrate import fit_calibration
 from training.dfdc import read_dfdc
-from training.operating import table_from_report_videos
+from training.operating import readable_folder, table_from_report_videos
 from training.real_faces import RealSettings, open_real_cache, preprocess_real
 from training.schedule import TrainOptions
 from training.starter_card import evaluate_clips, model_card, model_note
@@ -104,11 +105,23 @@ def publish(options: StarterOptions, model_dir: Path) -> dict[str, Any]:
     rule = PostprocessSpec(strategy=options.postprocess)
     manifest = load_manifest(model_dir)
     members = [m.model_copy(update={"postprocess": rule}) for m in manifest.members]
-    manifest = manifest.model_copy(update={"members": members})
+    manifest = manifest.model_copy(update={"members": members, "calibration": None})
     save_manifest(model_dir, manifest)  # the evaluation loads the directory as it will ship
     videos = read_dfdc(Path(options.data_dir) / "videos")
     config = PipelineConfig(device=options.device, sequence_length=options.sequence_length)
+    raw = evaluate_clips(model_dir, videos, config, progress=options.progress)
+    fit = fit_calibration(
+        [v["fake_probability"] for v in raw["videos"]],
+        [float(v["label"] == "FAKE") for v in raw["videos"]],
+        f"{len(videos)} labelled DFDC dev clips of {readable_folder(raw['data'])}",
+    )
+    manifest = manifest.model_copy(update={"calibration": fit.calibration})
+    save_manifest(model_dir, manifest)
     report = evaluate_clips(model_dir, videos, config, progress=options.progress)
+    report["calibration"] = {
+        **fit.calibration.model_dump(mode="json"),
+        "log_loss_after": fit.log_loss_after,
+    }
     _, sources = open_real_cache(options.work / "real")
     people = len({source.person for source in sources})
     note = model_note(people, report)

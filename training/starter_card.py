@@ -78,12 +78,37 @@ def model_note(people: int, report: dict[str, Any]) -> str:
     interval = ensemble["interval_95"]["auc"]
     if interval is not None:  # a few dozen clips: the reader needs to see how loose that is
         auc += f" (95% interval {format_interval(interval)})"
+    calibration = report.get("calibration")
+    if calibration is None:
+        clips, loss = "never trained on", f"log loss {ensemble['log_loss']:.3f}"
+    else:  # the in-sample figure flatters the temperature; leave-one-out does not
+        clips = "never trained on; only the score's temperature was fitted on them"
+        loss = (
+            f"log loss {calibration['log_loss_cross_validated']:.3f} leave-one-out "
+            f"({calibration['log_loss_before']:.3f} uncalibrated)"
+        )
     return (
         f"starter weights trained on self-blended real faces of {people} people only; "
-        f"on {ensemble['videos']} labelled dev clips (never trained on) ROC AUC {auc}, "
-        f"log loss {ensemble['log_loss']:.3f}. Not a substitute for weights trained on a "
-        "large deepfake dataset."
+        f"on {ensemble['videos']} labelled dev clips ({clips}) ROC AUC {auc}, {loss}. "
+        "Not a substitute for weights trained on a large deepfake dataset."
     )
+
+
+def calibration_section(calibration: dict[str, Any] | None) -> str:
+    """The card's "Calibration" section: the temperature and what it did to the log loss."""
+    if calibration is None:
+        return "## Calibration\nNone: the scores are the members' mean as it is.\n"
+    return f"""## Calibration
+The video score's logit is divided by a temperature of {calibration["temperature"]:.3f}
+(`dfdetect calibrate`, fitted for the lowest log loss on the dev clips): a self-blend
+detector is as sure of itself on real deepfakes as on its pseudo-fakes and wrong more often
+there. ROC AUC and the order of any two videos stay as they are; 0.5 stays 0.5. Log loss on
+the dev clips: {calibration["log_loss_before"]:.4f} uncalibrated,
+{calibration["log_loss_after"]:.4f} calibrated on the same clips (the table's ensemble rows,
+optimistic), {calibration["log_loss_cross_validated"]:.4f} with each clip calibrated by a
+temperature fitted on the other {calibration["videos"] - 1} (leave-one-out: what to expect
+elsewhere). The member rows are uncalibrated.
+"""
 
 
 def _row(name: str, report: dict[str, Any] | None) -> str:
@@ -223,4 +248,5 @@ the `{recipe.get("postprocess", "cascade")}` of its face (or sequence) scores.
 The intervals are percentile bootstraps over the clips ({BOOTSTRAP_RESAMPLES} resamples, fakes and
 reals drawn separately): with this few clips, and fewer real ones, they are wide.
 
+{calibration_section(report.get("calibration"))}
 {operating_section(table)}"""

@@ -14,7 +14,7 @@ from models.postprocess import Strategy
 
 STARTER_NAME = "dfdetect-starter-sbi"
 """Prefix of the starter's name; the backbone's short name follows (dfdetect-starter-sbi-lite0)."""
-STARTER_VERSION = "3"
+STARTER_VERSION = "4"
 """Bumped whenever the recipe below changes the weights."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.calibration import Calibration, calibrate
 from contract.operating import OperatingPoints, verdict
 from contract.people import Person, Target
 from contract.pipeline import PipelineConfig
@@ -92,10 +93,14 @@ def answer(
     """The result: people, the score by the rule or the target, reasons, quality, verdict."""
     ensemble, recipe, table = context.ensemble, context.recipe, context.operating_points
     people = build_people(
-        scored.frames, tracks, _member_faces(ensemble, scored.scores, sequence_faces), table
+        scored.frames,
+        tracks,
+        _member_faces(ensemble, scored.scores, sequence_faces),
+        table,
+        ensemble.manifest.calibration,
     )
     rule = video_score_rule(context.config, recipe)
-    combined = _video_score(rule, scored.models, people)
+    combined = _video_score(rule, scored.models, people, ensemble.manifest.calibration)
     all_sides = [face_px(person_box.box) for person in people for person_box in person.faces]
     sides = all_sides
     times = [frame.timestamp_s for frame in scored.frames]
@@ -156,11 +161,15 @@ def answer(
 
 
 def _video_score(
-    rule: VideoScoreRule, models: list[MemberResult], people: list[Person]
+    rule: VideoScoreRule,
+    models: list[MemberResult],
+    people: list[Person],
+    calibration: Calibration | None,
 ) -> float | None:
-    if rule == "max_person":
+    if rule == "max_person":  # people's scores are calibrated already
         return max((p.fake_probability for p in people), default=None)
-    return combine_members([m.score for m in models])
+    combined = combine_members([m.score for m in models])
+    return None if combined is None else calibrate(combined, calibration)
 
 
 def _decode_warnings(

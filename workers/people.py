@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.calibration import Calibration, calibrate
 from contract.operating import OperatingPoints, verdict
 from contract.people import Person, PersonBox, Target, TargetBox, TargetChoice
 from contract.result import NO_FACE_PROBABILITY, FrameResult
@@ -46,8 +47,9 @@ def build_people(
     tracks: list[list[int]],
     members: list[MemberFaces],
     table: OperatingPoints | None,
+    calibration: Calibration | None = None,
 ) -> list[Person]:
-    """A Person per track, ids in order of first appearance."""
+    """A Person per track, ids in order of first appearance; its score calibrated as the video's."""
     placed = [(frame, face) for frame in frames for face in frame.faces]
     people = []
     for person_id, track in enumerate(tracks):
@@ -72,7 +74,7 @@ def build_people(
                     box=(b.x1, b.y1, b.x2, b.y2),
                 )
             )
-        probability = NO_FACE_PROBABILITY if score is None else score
+        probability = NO_FACE_PROBABILITY if score is None else calibrate(score, calibration)
         people.append(
             Person(
                 id=person_id,

@@ -609,13 +609,22 @@
         ? `Answer for person ${person}: ${String(target.why || "")}`
         : `No person matched the target: ${String(target.why || "")}`;
     $("fake-probability").textContent = fmtProb(result.fake_probability);
-    // Which weights answered (`model`: name, version; its note comes as a warning too).
+    // Which weights answered (`model`: name, version; its note comes as a warning too), and
+    // the temperature the score was calibrated with: the score is not the members' mean.
     const model = result.model && typeof result.model === "object" ? result.model : {};
     const identity = $("model-identity");
     identity.hidden = typeof model.name !== "string" || !model.name;
     identity.textContent = identity.hidden
       ? ""
-      : `Model: ${model.name}${typeof model.version === "string" && model.version ? ` (version ${model.version})` : ""}`;
+      : `Model: ${model.name}${typeof model.version === "string" && model.version ? ` (version ${model.version})` : ""}${calibrationWords(model.calibration)}`;
+  }
+
+  function calibrationWords(calibration) {
+    if (!calibration || typeof calibration !== "object") return "";
+    const t = calibration.temperature;
+    if (typeof t !== "number" || !isFinite(t)) return "";
+    const on = typeof calibration.fitted_on === "string" ? `, fitted on ${calibration.fitted_on}` : "";
+    return `; score calibrated by a temperature of ${t.toFixed(2)}${on} (the members' scores are not)`;
   }
 
   // The verdict of the model's measured bands (REAL, UNCERTAIN, FAKE), or null without bands.
