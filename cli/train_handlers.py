@@ -124,20 +124,26 @@ def train_sequence(args: argparse.Namespace) -> int:
     return 0
 
 
-def fit_postprocess(args: argparse.Namespace) -> int:
-    """`dfdetect fit-postprocess`: score, grid-search, print the table, write the winners."""
-    from contract.errors import DatasetError, ModelError
+def _score_labelled(args: argparse.Namespace, desc: str) -> tuple[Any, Any, list[Any]]:
+    """(config, pipeline, scored videos) of --data under --model-dir, as the command serves."""
     from training.dfdc import read_folders
-    from training.fit_postprocess import apply_fits, ensemble_log_loss, format_table
-    from training.fit_postprocess import fit_postprocess as fit
     from training.scoring import score_videos
     from workers.pipeline import DetectionPipeline
 
+    videos = read_folders(args.data)
+    config = _pipeline_config(args, args.model_dir)
+    pipeline = DetectionPipeline.load(args.model_dir, config)
+    return config, pipeline, score_videos(pipeline, videos, desc=desc)
+
+
+def fit_postprocess(args: argparse.Namespace) -> int:
+    """`dfdetect fit-postprocess`: score, grid-search, print the table, write the winners."""
+    from contract.errors import DatasetError, ModelError
+    from training.fit_postprocess import apply_fits, ensemble_log_loss, format_table
+    from training.fit_postprocess import fit_postprocess as fit
+
     try:
-        videos = read_folders(args.data)
-        config = _pipeline_config(args, args.model_dir)
-        pipeline = DetectionPipeline.load(args.model_dir, config)
-        scored = score_videos(pipeline, videos, desc="fit-postprocess")
+        config, pipeline, scored = _score_labelled(args, "fit-postprocess")
         manifest = pipeline.ensemble.manifest
         fits = fit(manifest, scored)
         print(format_table(fits))
@@ -166,16 +172,10 @@ def calibrate(args: argparse.Namespace) -> int:
     """`dfdetect calibrate`: score, fit the temperature, print the fit, write it."""
     from contract.errors import DatasetError, ModelError
     from training.calibrate import apply_calibration, fit_calibration, format_fit, uncalibrated
-    from training.dfdc import read_folders
     from training.metrics import roc_auc
-    from training.scoring import score_videos
-    from workers.pipeline import DetectionPipeline
 
     try:
-        videos = read_folders(args.data)
-        config = _pipeline_config(args, args.model_dir)
-        pipeline = DetectionPipeline.load(args.model_dir, config)
-        scored = score_videos(pipeline, videos, desc="calibrate")
+        _, pipeline, scored = _score_labelled(args, "calibrate")
         previous = pipeline.ensemble.manifest.calibration
         raw = [uncalibrated(v.fake_probability, previous) for v in scored]
         targets = [v.video.target for v in scored]

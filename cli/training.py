@@ -46,6 +46,21 @@ def _augmentations(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _labelled_options(p: argparse.ArgumentParser, verb: str, printed: str) -> None:
+    """What the commands that fit a model directory on labelled videos take."""
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="DATA_DIR",
+        help="DFDC-layout folders of labelled videos.",
+    )
+    p.add_argument("--model-dir", type=Path, required=True, help=f"Model directory to {verb}.")
+    p.add_argument("--dry-run", action="store_true", help=f"Print {printed}; change nothing.")
+    _sampling_options(p, "(use the serving setting)")
+
+
 def _sampling_options(p: argparse.ArgumentParser, what: str, *, ensemble: bool = True) -> None:
     p.add_argument(
         "--sequences",
@@ -181,17 +196,7 @@ def register(subparsers: Any) -> None:
         "valid: post-processing is not in the checkpoints). Fit with the sampling you serve "
         "with, on videos not used for training.",
     )
-    p.add_argument(
-        "--data",
-        type=Path,
-        nargs="+",
-        required=True,
-        metavar="DATA_DIR",
-        help="DFDC-layout folders of labelled videos.",
-    )
-    p.add_argument("--model-dir", type=Path, required=True, help="Model directory to fit.")
-    p.add_argument("--dry-run", action="store_true", help="Print the table; change nothing.")
-    _sampling_options(p, "(use the serving setting)")
+    _labelled_options(p, "fit", "the table")
     p.set_defaults(handler=handlers.fit_postprocess)
 
     p = subparsers.add_parser(
@@ -205,17 +210,7 @@ def register(subparsers: Any) -> None:
         "onto the new scale. Fit on videos not used for training, with the sampling you serve "
         "with.",
     )
-    p.add_argument(
-        "--data",
-        type=Path,
-        nargs="+",
-        required=True,
-        metavar="DATA_DIR",
-        help="DFDC-layout folders of labelled videos (both labels).",
-    )
-    p.add_argument("--model-dir", type=Path, required=True, help="Model directory to calibrate.")
-    p.add_argument("--dry-run", action="store_true", help="Print the fit; change nothing.")
-    _sampling_options(p, "(use the serving setting)")
+    _labelled_options(p, "calibrate", "the fit")
     p.set_defaults(handler=handlers.calibrate)
 
     p = subparsers.add_parser(
