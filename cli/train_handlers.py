@@ -165,6 +165,11 @@ def fit_postprocess(args: argparse.Namespace) -> int:
         f"ensemble log loss on {len(scored)} videos ({failed} unreadable, scored 0.5): "
         f"{before:.4f} before, {after:.4f} after; wrote {args.model_dir / 'manifest.json'}"
     )
+    if fitted.calibration is not None:  # fitted on the scores the old post-processing gave
+        print(
+            f"the manifest's calibration (temperature {fitted.calibration.temperature:.4g}) was "
+            "fitted before: run `dfdetect calibrate` again"
+        )
     return 0
 
 

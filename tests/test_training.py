@@ -67,6 +67,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Chain:
                              str(report), "--augment", "jpeg,downscale,halffps", *SAMPLING),
         "detect": dfdetect("detect", str(data / "fake_3.mp4"), "--model-dir", str(model),
                            "--sequence-length", "3", *SAMPLING),
+        "refit": dfdetect("fit-postprocess", *labelled),
     }  # fmt: skip
     return Chain(data, cache, model, report, outputs)
 
@@ -159,6 +160,11 @@ def test_calibrate_writes_the_temperature_and_evaluate_scores_with_it(chain: Cha
     slack = 5e-6 / min(calibration.temperature, 1.0)  # the CSV's 6 decimals, scaled by 1/T
     for name, probability in raw.items():
         assert served[name] == pytest.approx(calibrate(probability, calibration), abs=slack)
+
+
+def test_fitting_post_processing_after_calibrating_says_to_calibrate_again(chain: Chain) -> None:
+    assert "run `dfdetect calibrate` again" in chain.outputs["refit"]
+    assert "run `dfdetect calibrate` again" not in chain.outputs["fit"]
 
 
 def test_calibrating_again_on_the_same_videos_finds_the_same_temperature(chain: Chain) -> None:
