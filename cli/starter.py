@@ -52,12 +52,6 @@ def register_train(tsub: Any) -> None:
         default=default.lr,
         help=f"AdamW base learning rate; the warm-up climbs to 10x (default {default.lr:g}).",
     )
-    p.add_argument(
-        "--sbi-mask",
-        choices=["five", "mesh"],
-        default=default.sbi_mask,
-        help=f"The SBI mask's outline: five points or the face mesh (default {default.sbi_mask}).",
-    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="No progress bars (logs only).")
@@ -112,7 +106,6 @@ def train_starter(args: argparse.Namespace) -> int:
         sequence_epochs=args.sequence_epochs,
         sequence_samples=args.sequence_samples,
         lr=args.lr,
-        sbi_mask=args.sbi_mask,
         device=args.device,
         seed=args.seed,
         progress=not args.no_progress,

@@ -29,7 +29,6 @@ def _options(args: argparse.Namespace, out: Path, name: str, image_size: int) ->
         cycle_epochs=args.cycle_epochs,
         cutmix=args.cutmix,
         sbi=args.sbi,
-        sbi_mask=args.sbi_mask,
         augment=not args.no_augment,
         device=args.device,
         amp=not args.no_amp,

@@ -314,13 +314,6 @@ def _train_options(p: argparse.ArgumentParser, default_name: str) -> None:
         "each real crop is paired with a pseudo-fake blended from itself.",
     )
     p.add_argument(
-        "--sbi-mask",
-        choices=["five", "mesh"],
-        default="five",
-        help="--sbi's mask outline: MTCNN's five points (a template face, default) or the "
-        "468-point face mesh (follows a turned head's cheek and chin).",
-    )
-    p.add_argument(
         "--no-augment",
         action="store_true",
         help="Turn off the 15th-place augmentations (JPEG, downscale, flip, noise, ...).",

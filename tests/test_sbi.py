@@ -10,11 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from contract.digest import file_sha256
 from contract.paths import shared_data_dir
 from contract.pipeline import CROP_MARGIN_RATIO
 from training.augment import augment_frames, pair_augmentation
-from training.face_mesh import FACE_OVAL, MODEL_PATH, MODEL_SHA256, FaceMesh
 from training.sbi import (
     FLICKER_BRIGHTNESS,
     FLICKER_RATIO,
@@ -89,54 +87,6 @@ def test_blended_region_lies_inside_the_face(face: Face) -> None:
         # The eyes, nose and mouth are blended, not just the skin around them.
         cols, rows = np.round(landmarks).astype(int).T
         assert np.all(mask[rows, cols] > 0), seed
-
-
-def test_the_face_mesh_model_is_the_file_recorded() -> None:
-    assert file_sha256(MODEL_PATH) == MODEL_SHA256
-
-
-def test_the_face_mesh_outlines_the_face(face: Face) -> None:
-    """The real mesh model on the real crop: the silhouette surrounds eyes, nose and mouth with
-    room to spare, lies inside MTCNN's box (grown by 10%) and covers a face-sized part of it."""
-    crop, landmarks, box = face
-    outline = FaceMesh().outline(crop, landmarks)
-    assert outline is not None and outline.shape == (len(FACE_OVAL), 2)
-    polygon = outline.astype(np.float32)
-    side = float(np.max(box[1] - box[0]))
-    for point in landmarks:
-        assert cv2.pointPolygonTest(polygon, (float(point[0]), float(point[1])), True) > 0.05 * side
-    grow = 0.1 * side
-    assert np.all(outline >= box[0] - grow) and np.all(outline <= box[1] + grow)
-    assert 0.4 < cv2.contourArea(polygon) / float(np.prod(box[1] - box[0])) < 1.2
-
-
-def test_the_face_mesh_sees_no_face_in_noise(face: Face) -> None:
-    crop, landmarks, _ = face
-    noise = np.random.default_rng(0).integers(0, 256, crop.shape, dtype=np.uint8)
-    assert FaceMesh().outline(noise, landmarks) is None
-
-
-def test_a_mesh_mask_blends_inside_the_mesh_outline(face: Face) -> None:
-    crop, landmarks, _ = face
-    outline = FaceMesh().outline(crop, landmarks)
-    assert outline is not None
-    low, high = outline.min(axis=0), outline.max(axis=0)
-    slack = 0.2 * float(np.max(high - low))  # the mask's deformation and blur
-    for seed in SEEDS:
-        params = draw_blend(np.random.default_rng(seed))
-        fake, mask = self_blend(crop, landmarks, params, outline=outline)
-        changed = np.any(fake != target_image(crop, params), axis=-1)
-        assert not np.any(changed & (mask == 0)), seed
-        x0, y0, x1, y1 = _support_box(mask)
-        assert np.all([x0, y0] >= low - slack) and np.all([x1, y1] <= high + slack), seed
-        cols, rows = np.round(landmarks).astype(int).T
-        assert np.all(mask[rows, cols] > 0), seed
-    # The mask follows the outline given, not the five points' template.
-    params = draw_blend(np.random.default_rng(0))
-    assert not np.array_equal(
-        self_blend(crop, landmarks, params, outline=outline)[1],
-        self_blend(crop, landmarks, params)[1],
-    )
 
 
 def test_fake_is_aligned_with_its_source(face: Face) -> None:

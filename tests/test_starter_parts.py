@@ -83,21 +83,6 @@ def test_a_sequence_item_blends_every_frame(real_cache: Path) -> None:
     assert np.all(changed > 0)
 
 
-def test_a_mesh_item_draws_each_frames_mask_from_its_own_outline(real_cache: Path) -> None:
-    """--sbi-mask mesh: the real face mesh outlines every frame of the sequence once (kept for
-    the next epoch), and the fakes differ from the five-point ones of the same draw."""
-    mesh = SbiDataset([real_cache], sequence_length=LENGTH, augment=False, mask="mesh")
-    five = SbiDataset([real_cache], sequence_length=LENGTH, augment=False)
-    real, fake = mesh[0]
-    outlines = [mesh._outlines[(0, frame)] for frame in range(LENGTH)]
-    assert all(o is not None and o.shape == (36, 2) for o in outlines)
-    assert not np.array_equal(outlines[0], outlines[-1])  # each frame's own face
-    assert np.array_equal(real[0], five[0][0][0])  # the same real half
-    assert not np.array_equal(fake[0], five[0][1][0])  # another mask
-    changed = np.abs(real[0].astype(int) - fake[0].astype(int)).reshape(LENGTH, -1).max(axis=1)
-    assert np.all(changed > 0)
-
-
 def test_the_starter_caches_real_faces_at_its_input_size() -> None:
     default = real_settings(StarterOptions(data_dir=Path("data")))
     assert (default.crop_size, default.sequence_length, default.sequences) == (224, 5, 4)

@@ -177,14 +177,9 @@ def source_image(
     return _apply_geometry(out, centre, params.scale, shift)
 
 
-def face_mask(
-    shape: tuple[int, int],
-    landmarks: np.ndarray,
-    params: BlendParams,
-    outline: np.ndarray | None = None,
-) -> np.ndarray:
+def face_mask(shape: tuple[int, int], landmarks: np.ndarray, params: BlendParams) -> np.ndarray:
     """The soft face mask (H, W) float32 in [0, 1] before the blend ratio (Sec. 3, MG)."""
-    return render_mask(shape, landmarks, params.mask, outline)
+    return render_mask(shape, landmarks, params.mask)
 
 
 def self_blend(
@@ -192,13 +187,10 @@ def self_blend(
     landmarks: np.ndarray,
     params: BlendParams,
     rng: np.random.Generator | None = None,
-    outline: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blend `image` (uint8 RGB face crop) with its own transformed copy (Sec. 3, Blending).
 
-    `landmarks` are MTCNN's five points (5, 2) in the crop's pixels; `outline`, when given, the
-    face's silhouette from a dense landmark model (`training.face_mesh`), which the mask then
-    follows instead of the five points' template. `rng`, when given, adds a
+    `landmarks` are MTCNN's five points (5, 2) in the crop's pixels. `rng`, when given, adds a
     per-frame wobble (up to WOBBLE of the size) to the source shift, like a swap's frame-to-frame
     registration jitter; without it the blend depends on `params` alone.
     Returns the pseudo-fake (uint8) and the effective mask (mask * r, float32 (H, W)); outside
@@ -210,7 +202,7 @@ def self_blend(
         wobble = (float(dx), float(dy))
     target = target_image(image, params)
     source = source_image(image, landmarks, params, wobble)
-    mask = face_mask(image.shape[:2], landmarks, params, outline) * np.float32(params.ratio)
+    mask = face_mask(image.shape[:2], landmarks, params) * np.float32(params.ratio)
     weight = mask[..., None]
     blended = source.astype(np.float32) * weight + target.astype(np.float32) * (1 - weight)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8), mask

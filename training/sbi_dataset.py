@@ -20,10 +20,9 @@ from contract.errors import DatasetError
 from training.augment import augment_frames, pair_augmentation
 from training.cache import CROPS_DIR, read_png, split_strip
 from training.datasets import Sample
-from training.face_mesh import FaceMesh
 from training.real_faces import RealSource, open_real_cache
 from training.sbi import draw_blend, flicker, post_augment, self_blend, target_image
-from training.schedule import SbiMask, TrainOptions
+from training.schedule import TrainOptions
 
 HOLDOUT_PERSONS = 0.15
 """Share of the real-face persons held out to pick the best epoch when no --val is given."""
@@ -67,11 +66,8 @@ class SbiDataset(Dataset[PairSample]):
         sequence_length: int | None = None,
         augment: bool = True,
         seed: int = 0,
-        mask: SbiMask = "five",
     ) -> None:
         self.sequence_length = sequence_length
-        self.mesh = FaceMesh() if mask == "mesh" else None
-        self._outlines: dict[tuple[int, int], np.ndarray | None] = {}
         self.augment = augment
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -107,15 +103,6 @@ class SbiDataset(Dataset[PairSample]):
         """Every item holds both labels; as a source it is real."""
         return [0.0] * len(self.items)
 
-    def _outline(self, index: int, frame: int, image: np.ndarray) -> np.ndarray | None:
-        """The dense outline of one cached frame (computed once; the crops do not change)."""
-        if self.mesh is None:
-            return None
-        key = (index, frame)
-        if key not in self._outlines:
-            self._outlines[key] = self.mesh.outline(image, self.items[index].landmarks[frame])
-        return self._outlines[key]
-
     def __getitem__(self, index: int) -> PairSample:
         item = self.items[index]
         rng = self.rng if self.augment else np.random.default_rng((self.seed, index))
@@ -128,17 +115,10 @@ class SbiDataset(Dataset[PairSample]):
             chosen = list(range(start, start + self.sequence_length))
         params = draw_blend(rng)
         reals = [target_image(frames[i], params) for i in chosen]
-        outlines = [self._outline(index, i, frames[i]) for i in chosen]
         if self.sequence_length is None:
-            fakes = [
-                self_blend(frames[i], marks[i], params, outline=o)[0]
-                for i, o in zip(chosen, outlines, strict=True)
-            ]
+            fakes = [self_blend(frames[i], marks[i], params)[0] for i in chosen]
         else:  # a swap is made frame by frame: each frame's blend flickers and wobbles a little
-            fakes = [
-                self_blend(frames[i], marks[i], flicker(params, rng), rng, outline=o)[0]
-                for i, o in zip(chosen, outlines, strict=True)
-            ]
+            fakes = [self_blend(frames[i], marks[i], flicker(params, rng), rng)[0] for i in chosen]
         both = post_augment([*reals, *fakes], rng)
         if self.augment:
             self.pair_transform.set_random_seed(int(rng.integers(2**31)))
@@ -157,7 +137,7 @@ def sbi_datasets(
 ) -> tuple[SbiDataset, SbiDataset | None]:
     """(training pairs, validation pairs) of an SBI run: --val caches when given, else the
     held-out persons of the training caches."""
-    common = {"sequence_length": sequence_length, "seed": options.seed, "mask": options.sbi_mask}
+    common = {"sequence_length": sequence_length, "seed": options.seed}
     if options.val:
         train = SbiDataset(options.caches, augment=options.augment, **common)  # type: ignore[arg-type]
         return train, SbiDataset(options.val, augment=False, **common)  # type: ignore[arg-type]

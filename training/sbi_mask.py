@@ -108,13 +108,9 @@ def _resample(polygon: np.ndarray, count: int) -> np.ndarray:
     return np.stack([np.interp(at, cum, closed[:, k]) for k in (0, 1)], axis=1)
 
 
-def deformed_outline(
-    landmarks: np.ndarray, params: MaskParams, outline: np.ndarray | None = None
-) -> tuple[np.ndarray, float]:
-    """The hull of the face's outline (a dense landmark model's, else `face_contour`'s from the
-    five points), scaled and wobbled in the face frame; and the face extent."""
-    face = face_contour(landmarks) if outline is None else np.asarray(outline, dtype=np.float64)
-    hull = cv2.convexHull(face.astype(np.float32))[:, 0].astype(np.float64)
+def deformed_outline(landmarks: np.ndarray, params: MaskParams) -> tuple[np.ndarray, float]:
+    """The hull of `face_contour`, scaled and wobbled in the face frame; and the face extent."""
+    hull = cv2.convexHull(face_contour(landmarks).astype(np.float32))[:, 0].astype(np.float64)
     extent = float(np.sqrt(max(cv2.contourArea(hull.astype(np.float32)), 1.0)))
     _, u, n, _, _ = face_axes(landmarks)
     # Dense points, so the smooth radial wobble (an elastic-like deformation) has a shape to bend.
@@ -135,15 +131,9 @@ def _odd(size: float) -> int:
     return max(3, round(size) | 1)
 
 
-def render_mask(
-    shape: tuple[int, int],
-    landmarks: np.ndarray,
-    params: MaskParams,
-    outline: np.ndarray | None = None,
-) -> np.ndarray:
-    """The soft blending mask (H, W) float32 in [0, 1] for one frame's landmarks (and its
-    dense outline, when there is one)."""
-    outline, extent = deformed_outline(landmarks, params, outline)
+def render_mask(shape: tuple[int, int], landmarks: np.ndarray, params: MaskParams) -> np.ndarray:
+    """The soft blending mask (H, W) float32 in [0, 1] for one frame's landmarks."""
+    outline, extent = deformed_outline(landmarks, params)
     mask = np.zeros(shape[:2], dtype=np.float32)
     # Fixed-point vertices (4 fractional bits): sub-pixel placement, so moving the landmarks by
     # whole pixels moves the mask by exactly as much.

@@ -6,13 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from contract.pipeline import IMAGENET_MEAN, IMAGENET_STD, Rgb
-
-SbiMask = Literal["five", "mesh"]
-"""The outline an SBI mask is drawn from: MTCNN's five points (a template face), or the dense
-face mesh (training/face_mesh.py)."""
 
 LEARNING_RATE = 3e-4
 """15th place: AdamW base learning rate."""
@@ -54,8 +50,6 @@ class TrainOptions:
     cutmix: bool = False
     sbi: bool = False
     """Caches are real-face caches; every item is a real crop and its self-blended fake."""
-    sbi_mask: SbiMask = "five"
-    """Where an SBI mask's outline comes from: MTCNN's five points, or the dense face mesh."""
     augment: bool = True
     device: str = "auto"
     amp: bool = True

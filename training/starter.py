@@ -55,7 +55,6 @@ def _train_options(
         lr=options.lr,
         cycle_epochs=epochs,
         sbi=True,
-        sbi_mask=options.sbi_mask,
         device=options.device,
         seed=options.seed,
         resume=True,

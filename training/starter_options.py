@@ -11,7 +11,6 @@ from typing import Any
 
 from models.naming import member_prefix
 from models.postprocess import Strategy
-from training.schedule import SbiMask
 
 STARTER_NAME = "dfdetect-starter-sbi"
 """Prefix of the starter's name; the backbone's short name follows (dfdetect-starter-sbi-lite0)."""
@@ -39,8 +38,6 @@ class StarterOptions:
     lr: float = 5e-5
     device: str = "auto"
     seed: int = 0
-    sbi_mask: SbiMask = "five"
-    """The SBI mask's outline (training/schedule.py)."""
     postprocess: Strategy = "mean"
     """Every member's video score. The mean of all faces, not the 15th place's cascade: the
     cascade answers with the mean of the scores above 0.8 when 8 faces pass it, which trusts
