@@ -138,6 +138,8 @@ def _score_labelled(args: argparse.Namespace, desc: str) -> tuple[Any, Any, list
 def fit_postprocess(args: argparse.Namespace) -> int:
     """`dfdetect fit-postprocess`: score, grid-search, print the table, write the winners."""
     from contract.errors import DatasetError, ModelError
+    from contract.operating import OPERATING_POINTS_FILE
+    from models.operating import load_operating_points
     from training.fit_postprocess import apply_fits, ensemble_log_loss, format_table
     from training.fit_postprocess import fit_postprocess as fit
 
@@ -164,6 +166,12 @@ def fit_postprocess(args: argparse.Namespace) -> int:
         f"ensemble log loss on {len(scored)} videos ({failed} unreadable, scored 0.5): "
         f"{before:.4f} before, {after:.4f} after; wrote {args.model_dir / 'manifest.json'}"
     )
+    table = args.model_dir / OPERATING_POINTS_FILE
+    if table.is_file() and load_operating_points(args.model_dir) is None:
+        print(
+            f"{table} was measured under other post-processing and is not used until "
+            "`dfdetect evaluate --save-operating-points` measures it again"
+        )
     if fitted.calibration is not None:  # fitted on the scores the old post-processing gave
         print(
             f"the manifest's calibration (temperature {fitted.calibration.temperature:.4g}) was "

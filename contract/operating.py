@@ -8,7 +8,7 @@ no bands: its verdict says so instead of inventing them. Pure Python (the API im
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +58,11 @@ class OperatingPoints(BaseModel):
         None,
         description="The calibration temperature the scores were measured under (null: none): "
         "a table whose model has been calibrated differently since is not used.",
+    )
+    postprocess: list[dict[str, Any]] | None = Field(
+        None,
+        description="Each member's post-processing the scores were measured under (null: not "
+        "recorded): a table whose post-processing has been refitted since is not used.",
     )
 
     def false_positive_rate_at(self, threshold: float) -> float:

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -34,10 +35,19 @@ def temperature(manifest: Manifest) -> float | None:
     return manifest.calibration.temperature if manifest.calibration else None
 
 
+def postprocessing(manifest: Manifest) -> list[dict[str, Any]]:
+    """Each member's post-processing, as a table records what it was measured under."""
+    return [member.postprocess.model_dump(mode="json") for member in manifest.members]
+
+
 def stamp(table: OperatingPoints, manifest: Manifest) -> OperatingPoints:
-    """`table` marked as measured with this manifest's weights and calibration."""
+    """`table` marked as measured with this manifest's weights, post-processing and calibration."""
     return table.model_copy(
-        update={"checkpoints": checkpoints(manifest), "temperature": temperature(manifest)}
+        update={
+            "checkpoints": checkpoints(manifest),
+            "temperature": temperature(manifest),
+            "postprocess": postprocessing(manifest),
+        }
     )
 
 
@@ -68,6 +78,9 @@ def load_operating_points(
         return None
     if table.temperature != temperature(manifest):
         log.warning("%s was measured under another calibration: not used (%s)", path, FIX_HINT)
+        return None
+    if table.postprocess is not None and table.postprocess != postprocessing(manifest):
+        log.warning("%s was measured under other post-processing: not used (%s)", path, FIX_HINT)
         return None
     return table
 

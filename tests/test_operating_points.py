@@ -26,6 +26,7 @@ from contract.operating import (
 from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
 from models.operating import load_operating_points, save_operating_points
 from models.packaged import STARTER_DIR
+from models.postprocess import PostprocessSpec
 from tests.conftest import REPO_ROOT
 from tests.deploy_files import dockerignored
 from tests.labelled_set import dfdetect, labelled_set
@@ -150,8 +151,12 @@ def test_save_and_load_round_trip(
     text = path.read_text(encoding="utf-8")
     assert text.endswith("}\n") and text.startswith('{\n  "dataset"')
     assert path.stat().st_mode & 0o777 == 0o644
-    stamped = [member.sha256 for member in load_manifest(model).members]
-    assert load_operating_points(model) == hand.model_copy(update={"checkpoints": stamped})
+    members = load_manifest(model).members
+    stamps = {
+        "checkpoints": [member.sha256 for member in members],
+        "postprocess": [member.postprocess.model_dump(mode="json") for member in members],
+    }
+    assert load_operating_points(model) == hand.model_copy(update=stamps)
     assert not list(model.glob("*.partial"))
 
 
@@ -181,6 +186,26 @@ def test_a_table_measured_under_another_calibration_is_not_used(
     save_operating_points(model, hand)  # measured again under it: used
     loaded = load_operating_points(model)
     assert loaded is not None and loaded.temperature == 2.0
+
+
+def test_a_table_measured_under_other_post_processing_is_not_used(
+    hand: OperatingPoints, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Refitted since (fit-postprocess): the same videos now get other scores."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    save_operating_points(model, hand)
+    manifest = load_manifest(model)
+    assert load_operating_points(model) is not None
+    first = manifest.members[0]
+    refitted = first.model_copy(update={"postprocess": PostprocessSpec(strategy="mean")})
+    assert refitted.postprocess != first.postprocess
+    save_manifest(model, manifest.model_copy(update={"members": [refitted, *manifest.members[1:]]}))
+    assert load_operating_points(model) is None
+    # A table written before tables recorded post-processing is still read.
+    legacy = hand.model_copy(update={"checkpoints": [m.sha256 for m in manifest.members]})
+    (model / OPERATING_POINTS_FILE).write_text(legacy.model_dump_json(), encoding="utf-8")
+    assert load_operating_points(model) is not None
 
 
 @pytest.mark.parametrize(
@@ -215,12 +240,19 @@ def test_the_starters_table_is_the_one_its_evaluation_gives() -> None:
     committed = load_operating_points(STARTER_DIR)
     computed = _starter_table()
     assert computed is not None and committed is not None
-    stamps = {"checkpoints": committed.checkpoints, "temperature": committed.temperature}
+    stamps = {
+        "checkpoints": committed.checkpoints,
+        "temperature": committed.temperature,
+        "postprocess": committed.postprocess,
+    }
     assert committed == computed.model_copy(update=stamps)
     manifest = load_manifest(STARTER_DIR)
     assert committed.checkpoints == [m.sha256 for m in manifest.members]
     assert manifest.calibration is not None
     assert committed.temperature == manifest.calibration.temperature  # measured as it answers
+    assert committed.postprocess == [
+        m.postprocess.model_dump(mode="json") for m in manifest.members
+    ]
     assert (committed.videos, committed.fakes, committed.reals) == (38, 28, 10)
     assert committed.dataset.startswith("38 labelled DFDC dev clips of shared/data/videos")
 
