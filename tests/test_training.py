@@ -232,6 +232,11 @@ def test_detect_serves_the_trained_ensemble_without_the_untrained_warning(chain:
     assert result["model"]["calibration"]["temperature"] == calibration.temperature  # type: ignore[union-attr]
     mean = sum(m["score"] for m in result["models"]) / len(result["models"])
     assert result["fake_probability"] == pytest.approx(calibrate(mean, calibration), abs=1e-9)
+    for person in result["people"]:  # each person's score is calibrated as the video's is
+        scores = [s for s in person["member_scores"].values() if s is not None]
+        expected = calibrate(sum(scores) / len(scores), calibration)
+        assert person["fake_probability"] == pytest.approx(expected, abs=1e-9)
+    assert result["people"], "the fake clip shows a person"
 
 
 def frame_args(chain: Chain, out: Path, epochs: int = 1) -> list[str]:
