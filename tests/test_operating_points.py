@@ -23,7 +23,7 @@ from contract.operating import (
     operating_points,
     verdict,
 )
-from models.manifest import MANIFEST_FILE, load_manifest, save_manifest
+from models.manifest import MANIFEST_FILE, Manifest, load_manifest, save_manifest
 from models.operating import load_operating_points, save_operating_points
 from models.packaged import STARTER_DIR
 from models.postprocess import PostprocessSpec
@@ -171,16 +171,21 @@ def test_a_table_of_other_weights_is_not_used(
     assert load_operating_points(model) is None
 
 
-def test_a_table_measured_under_another_calibration_is_not_used(
-    hand: OperatingPoints, tiny_model_dir: Path, tmp_path: Path
-) -> None:
-    """Calibrated since it was measured: the same videos now score elsewhere on the scale."""
+def _measured(hand: OperatingPoints, tiny_model_dir: Path, tmp_path: Path) -> tuple[Path, Manifest]:
+    """A copy of the tiny model with `hand` saved as measured on it, in use."""
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
     save_operating_points(model, hand)
     assert load_operating_points(model) is not None
+    return model, load_manifest(model)
+
+
+def test_a_table_measured_under_another_calibration_is_not_used(
+    hand: OperatingPoints, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Calibrated since it was measured: the same videos now score elsewhere on the scale."""
+    model, manifest = _measured(hand, tiny_model_dir, tmp_path)
     calibration = Calibration(temperature=2.0, fitted_on="test", videos=4)
-    manifest = load_manifest(model)
     save_manifest(model, manifest.model_copy(update={"calibration": calibration}))
     assert load_operating_points(model) is None
     save_operating_points(model, hand)  # measured again under it: used
@@ -192,11 +197,7 @@ def test_a_table_measured_under_other_post_processing_is_not_used(
     hand: OperatingPoints, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     """Refitted since (fit-postprocess): the same videos now get other scores."""
-    model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
-    save_operating_points(model, hand)
-    manifest = load_manifest(model)
-    assert load_operating_points(model) is not None
+    model, manifest = _measured(hand, tiny_model_dir, tmp_path)
     first = manifest.members[0]
     refitted = first.model_copy(update={"postprocess": PostprocessSpec(strategy="mean")})
     assert refitted.postprocess != first.postprocess
