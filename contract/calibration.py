@@ -64,8 +64,12 @@ def sigmoid(value: float) -> float:
     return e / (1.0 + e)
 
 
+def scale(probability: float, temperature: float) -> float:
+    """`probability` with its logit divided by `temperature`."""
+    return sigmoid(logit(probability) / temperature)
+
+
 def calibrate(probability: float, calibration: Calibration | None) -> float:
-    """`probability` with its logit divided by the temperature; unchanged without one."""
-    if calibration is None:
-        return probability
-    return sigmoid(logit(probability) / calibration.temperature)
+    """`probability` with its logit divided by the calibration's temperature; unchanged
+    without one."""
+    return probability if calibration is None else scale(probability, calibration.temperature)

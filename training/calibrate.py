@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.calibration import Calibration, calibrate, logit, sigmoid
+from contract.calibration import Calibration, calibrate, logit, scale
 from contract.operating import OperatingPoint, OperatingPoints
 from models.manifest import Manifest, load_manifest, save_manifest
 from models.operating import load_operating_points, save_operating_points
@@ -56,17 +56,13 @@ def fit_temperature(probabilities: Sequence[float], targets: Sequence[float]) ->
     return 1.0 / math.exp((low + high) / 2.0)
 
 
-def _scaled(probability: float, temperature: float) -> float:
-    return sigmoid(logit(probability) / temperature)
-
-
 def leave_one_out(probabilities: Sequence[float], targets: Sequence[float]) -> list[float]:
     """Each video calibrated by the temperature fitted on all the others."""
     out = []
     for i, probability in enumerate(probabilities):
         rest = [p for j, p in enumerate(probabilities) if j != i]
         rest_targets = [t for j, t in enumerate(targets) if j != i]
-        out.append(_scaled(probability, fit_temperature(rest, rest_targets)))
+        out.append(scale(probability, fit_temperature(rest, rest_targets)))
     return out
 
 
@@ -93,15 +89,13 @@ def fit_calibration(
         log_loss_before=log_loss(targets, probabilities),
         log_loss_cross_validated=log_loss(targets, leave_one_out(probabilities, targets)),
     )
-    after = log_loss(targets, [_scaled(p, temperature) for p in probabilities])
+    after = log_loss(targets, [scale(p, temperature) for p in probabilities])
     return CalibrationFit(calibration, after)
 
 
 def uncalibrated(probability: float, calibration: Calibration | None) -> float:
     """The score before `calibration` (its inverse): what a calibrated model's answer was."""
-    if calibration is None:
-        return probability
-    return sigmoid(logit(probability) * calibration.temperature)
+    return probability if calibration is None else scale(probability, 1.0 / calibration.temperature)
 
 
 def recalibrated_table(

@@ -27,7 +27,7 @@ from training.dfdc import read_dfdc
 from training.operating import readable_folder, table_from_report_videos
 from training.real_faces import RealSettings, open_real_cache, preprocess_real
 from training.schedule import TrainOptions
-from training.starter_card import evaluate_clips, model_card, model_note
+from training.starter_card import clips_report, model_card, model_note, score_clips
 from training.starter_options import STARTER_VERSION, StarterOptions
 from training.train_frame import frame_member_name, train_frame
 from training.train_sequence import sequence_member_name, train_sequence
@@ -106,18 +106,19 @@ def publish(options: StarterOptions, model_dir: Path) -> dict[str, Any]:
     manifest = load_manifest(model_dir)
     members = [m.model_copy(update={"postprocess": rule}) for m in manifest.members]
     manifest = manifest.model_copy(update={"members": members, "calibration": None})
-    save_manifest(model_dir, manifest)  # the evaluation loads the directory as it will ship
-    videos = read_dfdc(Path(options.data_dir) / "videos")
+    save_manifest(model_dir, manifest)  # scored as it will ship, before its calibration
+    dev = Path(options.data_dir) / "videos"
+    videos = read_dfdc(dev)
     config = PipelineConfig(device=options.device, sequence_length=options.sequence_length)
-    raw = evaluate_clips(model_dir, videos, config, progress=options.progress)
+    scored, names = score_clips(model_dir, videos, config, progress=options.progress)
     fit = fit_calibration(
-        [v["fake_probability"] for v in raw["videos"]],
-        [float(v["label"] == "FAKE") for v in raw["videos"]],
-        f"{len(videos)} labelled DFDC dev clips of {readable_folder(raw['data'])}",
+        [s.fake_probability for s in scored],
+        [s.video.target for s in scored],
+        f"{len(videos)} labelled DFDC dev clips of {readable_folder(str(dev))}",
     )
     manifest = manifest.model_copy(update={"calibration": fit.calibration})
     save_manifest(model_dir, manifest)
-    report = evaluate_clips(model_dir, videos, config, progress=options.progress)
+    report = clips_report(scored, names, fit.calibration)
     report["calibration"] = {
         **fit.calibration.model_dump(mode="json"),
         "log_loss_after": fit.log_loss_after,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from contract.calibration import Calibration, calibrate
 from contract.operating import OPERATING_POINTS_FILE, OperatingPoint, OperatingPoints
 from contract.pipeline import PipelineConfig
 from contract.result import NO_FACE_PROBABILITY
@@ -41,29 +42,40 @@ def _member_score(name: str) -> Any:
     return score
 
 
-def evaluate_clips(
+def score_clips(
     model_dir: Path, videos: list[LabelledVideo], config: PipelineConfig, *, progress: bool
-) -> dict[str, Any]:
-    """Video-level log loss, AUC and accuracy: all clips, full frames, face crops, per member."""
+) -> tuple[list[ScoredVideo], list[str]]:
+    """The clips scored by the pipeline as the directory serves, and its members' names."""
     pipeline = DetectionPipeline.load(model_dir, config)
     scored = score_videos(pipeline, videos, desc="evaluate", progress=progress)
+    return scored, [member.spec.name for member in pipeline.ensemble.members]
+
+
+def clips_report(
+    scored: list[ScoredVideo], members: list[str], calibration: Calibration | None = None
+) -> dict[str, Any]:
+    """Video-level log loss, AUC and accuracy: all clips, full frames, face crops, per member.
+
+    `scored` by an uncalibrated directory, `calibration` then maps each answer as the pipeline
+    would under it (the video score only, members stay raw): one scoring pass serves both the
+    fit and the calibrated report."""
+
+    def answer(video: ScoredVideo) -> float:
+        return calibrate(video.fake_probability, calibration)
+
     crops = [s for s in scored if s.video.path.name.startswith(CROP_PREFIX)]
     full = [s for s in scored if not s.video.path.name.startswith(CROP_PREFIX)]
-    ensemble = _report(scored, lambda s: s.fake_probability)
     return {
-        "data": str(Path(videos[0].path).parent) if videos else None,
-        "ensemble": ensemble,
-        "full_frame": _report(full, lambda s: s.fake_probability) if full else None,
-        "face_crops": _report(crops, lambda s: s.fake_probability) if crops else None,
-        "members": {
-            member.spec.name: _report(scored, _member_score(member.spec.name))
-            for member in pipeline.ensemble.members
-        },
+        "data": str(Path(scored[0].video.path).parent) if scored else None,
+        "ensemble": _report(scored, answer),
+        "full_frame": _report(full, answer) if full else None,
+        "face_crops": _report(crops, answer) if crops else None,
+        "members": {name: _report(scored, _member_score(name)) for name in members},
         "videos": [
             {
                 "file": s.video.path.name,
                 "label": s.video.label,
-                "fake_probability": s.fake_probability,
+                "fake_probability": answer(s),
                 "error": s.error,
             }
             for s in scored
