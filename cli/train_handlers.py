@@ -211,6 +211,10 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """`dfdetect evaluate`: write the report, print its table."""
     from contract.errors import DatasetError, ModelError
@@ -247,15 +251,19 @@ def evaluate(args: argparse.Namespace) -> int:
     )
     print(
         f"{'condition':<10} {'videos':>6} {'log loss':>9} {'AUC':>6} {'AUC 95%':>11} "
-        f"{'accuracy':>8} {'no face':>7} {'failed':>6}"
+        f"{'AUC same size':>13} {'accuracy':>8} {'no face':>7} {'failed':>6}"
     )
     for name, report in summary["conditions"].items():
-        auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
         span = format_interval(report["interval_95"]["auc"])
         print(
-            f"{name:<10} {report['videos']:>6} {report['log_loss']:>9.4f} {auc:>6} {span:>11} "
+            f"{name:<10} {report['videos']:>6} {report['log_loss']:>9.4f} "
+            f"{_auc(report['auc']):>6} {span:>11} {_auc(report['auc_same_frame_size']):>13} "
             f"{report['accuracy']:>8.3f} {report['no_face']:>7} {report['failures']:>6}"
         )
+    print(
+        "AUC same size: fake and real clips of one frame size compared only "
+        "(a set whose fakes and reals differ in format rewards telling formats apart)"
+    )
     print(f"confusion (original): {json.dumps(summary['confusion'])}")
     print(f"wrote {args.out / 'videos.csv'}, {args.out / 'summary.json'}, {args.out / 'roc.png'}")
     table = summary["operating_points"]

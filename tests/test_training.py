@@ -19,7 +19,7 @@ from models.ensemble import Ensemble
 from models.manifest import Manifest, load_manifest, save_manifest
 from models.operating import load_operating_points
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
-from tests.labelled_set import dfdetect, labelled_set
+from tests.labelled_set import FRAME_SIZE, dfdetect, labelled_set
 from training.cache import open_cache, read_png
 
 REAL, FAKE = 3, 3
@@ -213,11 +213,23 @@ def test_evaluate_reports_log_loss_auc_accuracy_overall_and_per_augmentation(cha
     assert low <= conditions["original"]["auc"] <= high
     lines = chain.outputs["evaluate"].splitlines()
     assert f"{low:.2f}-{high:.2f}" in next(line for line in lines if line.startswith("original"))
+    # And over same-frame-size pairs only: one frame size here, so the plain AUC exactly.
+    original = conditions["original"]
+    assert {row["frame_size"] for row in _rows(chain.report)} == {f"{FRAME_SIZE}x{FRAME_SIZE}"}
+    assert original["auc_same_frame_size"] == original["auc"]
+    assert original["interval_95"]["auc_same_frame_size"] == original["interval_95"]["auc"]
+    same = f" {original['auc_same_frame_size']:.3f} "
+    assert same in next(line for line in lines if line.startswith("original"))
+    assert any(line.startswith("AUC same size: fake and real clips of one") for line in lines)
     assert set(conditions["jpeg"]["members"]) == {"b0_frame", "b0_frame_cutmix", "b0_lstm"}
     with open(chain.report / "videos.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 * (REAL + FAKE)
     assert {row["condition"] for row in rows} == {"original", "jpeg", "downscale", "halffps"}
+    half = FRAME_SIZE // 2  # the size each file decodes at: the downscaled copies' is half
+    assert {row["frame_size"] for row in rows if row["condition"] == "downscale"} == {
+        f"{half}x{half}"
+    }
     assert (chain.report / "roc.png").read_bytes().startswith(b"\x89PNG")
 
 

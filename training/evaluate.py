@@ -23,6 +23,7 @@ from training.metrics import DECISION_THRESHOLD, LOG_LOSS_EPS, binary_report, ro
 from training.operating import table_from_scored
 from training.reencode import reencode
 from training.scoring import ScoredVideo, score_videos
+from training.strata import clip_report, frame_size
 from workers.pipeline import DetectionPipeline
 
 ORIGINAL = "original"
@@ -35,17 +36,18 @@ ROC_FILE = "roc.png"
 
 
 def condition_report(scored: list[ScoredVideo]) -> dict[str, Any]:
-    """Metrics of the ensemble and of each member on one condition's videos."""
-    targets = [v.video.target for v in scored]
-    report = binary_report(targets, [v.fake_probability for v in scored])
+    """Metrics of the ensemble and of each member on one condition's videos; each AUC also over
+    same-frame-size pairs only (a set whose fakes and reals differ in format rewards telling
+    formats apart: `training.strata`)."""
+    report = clip_report(scored, [v.fake_probability for v in scored])
     report["failures"] = sum(v.result is None for v in scored)
     report["no_face"] = sum(bool(v.result and v.result.fallback) for v in scored)
     names = [m.name for v in scored if v.result for m in v.result.models]
     report["members"] = {
         name: {
             key: value
-            for key, value in binary_report(targets, [_member(v, name) for v in scored]).items()
-            if key in ("log_loss", "auc", "accuracy")
+            for key, value in clip_report(scored, [_member(v, name) for v in scored]).items()
+            if key in ("log_loss", "auc", "auc_same_frame_size", "accuracy")
         }
         for name in dict.fromkeys(names)
     }
@@ -140,16 +142,16 @@ def _write_csv(
     )
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        columns = ["condition", "video", "label", "fake_probability", "predicted", "correct"]
-        writer.writerow([*columns, "fallback", "error", *names])
+        columns = ["condition", "video", "label", "frame_size", "fake_probability"]
+        writer.writerow([*columns, "predicted", "correct", "fallback", "error", *names])
         for condition, scored in results.items():
             for source, video in zip(videos, scored, strict=True):
                 p = video.fake_probability
                 predicted = "FAKE" if p >= DECISION_THRESHOLD else "REAL"
                 fallback = video.result.fallback if video.result else "error"
                 writer.writerow(
-                    [condition, str(source.path), source.label, f"{p:.6f}", predicted]
-                    + [predicted == source.label, fallback or "", video.error or ""]
+                    [condition, str(source.path), source.label, frame_size(video), f"{p:.6f}"]
+                    + [predicted, predicted == source.label, fallback or "", video.error or ""]
                     + [f"{_member(video, name):.6f}" for name in names]
                 )
 

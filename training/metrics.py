@@ -94,15 +94,16 @@ def bootstrap_intervals(
     if fake.size == 0 or real.size == 0:
         drawn = counts(p.size)
         loss = drawn @ losses / p.size
-        return {"auc": None, "log_loss": _percentiles(loss)}
+        return {"auc": None, "log_loss": percentile_interval(loss)}
     fake_counts, real_counts = counts(fake.size), counts(real.size)
     loss = (fake_counts @ losses[y] + real_counts @ losses[~y]) / p.size
     wins = (fake[:, None] > real[None, :]) + 0.5 * (fake[:, None] == real[None, :])
     auc = np.einsum("bi,ij,bj->b", fake_counts, wins, real_counts) / (fake.size * real.size)
-    return {"auc": _percentiles(auc), "log_loss": _percentiles(loss)}
+    return {"auc": percentile_interval(auc), "log_loss": percentile_interval(loss)}
 
 
-def _percentiles(values: np.ndarray) -> list[float]:
+def percentile_interval(values: np.ndarray) -> list[float]:
+    """The 95% percentile interval of bootstrap values, [2.5th, 97.5th]."""
     low, high = np.percentile(values, [2.5, 97.5])
     return [float(low), float(high)]
 

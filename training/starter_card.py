@@ -16,11 +16,12 @@ from models.manifest import Manifest
 from models.pretrained import packaged_wheel
 from training.augment import PAIR_SCALE, PAIR_SHIFT
 from training.dfdc import LabelledVideo
-from training.metrics import BOOTSTRAP_RESAMPLES, binary_report, format_interval
+from training.metrics import BOOTSTRAP_RESAMPLES, format_interval, roc_auc
 from training.real_faces import RealSource
 from training.sbi import FLICKER_BRIGHTNESS, FLICKER_RATIO, POST_DOWNSCALE, POST_JPEG, WOBBLE
 from training.sbi_dataset import HOLDOUT_PERSONS
 from training.scoring import ScoredVideo, score_videos
+from training.strata import clip_report, frame_size, strata_report
 from workers.pipeline import DetectionPipeline
 
 HOLDOUT_PERCENT = round(HOLDOUT_PERSONS * 100)
@@ -29,7 +30,11 @@ CROP_PREFIX = "crop_"
 
 
 def _report(scored: Sequence[ScoredVideo], score: Any) -> dict[str, Any]:
-    return binary_report([s.video.target for s in scored], [score(s) for s in scored])
+    return clip_report(scored, [score(s) for s in scored])
+
+
+def _is_crop(video: ScoredVideo) -> bool:
+    return video.video.path.name.startswith(CROP_PREFIX)
 
 
 def _member_score(name: str) -> Any:
@@ -54,7 +59,8 @@ def score_clips(
 def clips_report(
     scored: list[ScoredVideo], members: list[str], calibration: Calibration | None = None
 ) -> dict[str, Any]:
-    """Video-level log loss, AUC and accuracy: all clips, full frames, face crops, per member.
+    """Video-level log loss, AUC and accuracy: all clips, full frames, face crops, per member;
+    each AUC also over same-frame-size pairs only, and what the format alone scores.
 
     `scored` by an uncalibrated directory, `calibration` then maps each answer as the pipeline
     would under it (the video score only, members stay raw): one scoring pass serves both the
@@ -63,11 +69,18 @@ def clips_report(
     def answer(video: ScoredVideo) -> float:
         return calibrate(video.fake_probability, calibration)
 
-    crops = [s for s in scored if s.video.path.name.startswith(CROP_PREFIX)]
-    full = [s for s in scored if not s.video.path.name.startswith(CROP_PREFIX)]
+    crops = [s for s in scored if _is_crop(s)]
+    full = [s for s in scored if not _is_crop(s)]
+    targets = [s.video.target for s in scored]
     return {
         "data": str(Path(scored[0].video.path).parent) if scored else None,
         "ensemble": _report(scored, answer),
+        "frame_sizes": strata_report(
+            targets, [answer(s) for s in scored], [frame_size(s) for s in scored]
+        ),
+        "format_alone_auc": (
+            roc_auc(targets, [float(_is_crop(s)) for s in scored]) if crops and full else None
+        ),
         "full_frame": _report(full, answer) if full else None,
         "face_crops": _report(crops, answer) if crops else None,
         "members": {name: _report(scored, _member_score(name)) for name in members},
@@ -75,6 +88,7 @@ def clips_report(
             {
                 "file": s.video.path.name,
                 "label": s.video.label,
+                "frame_size": frame_size(s),
                 "fake_probability": answer(s),
                 "error": s.error,
             }
@@ -99,9 +113,13 @@ def model_note(people: int, report: dict[str, Any]) -> str:
             f"log loss {calibration['log_loss_cross_validated']:.3f} leave-one-out "
             f"({calibration['log_loss_before']:.3f} uncalibrated)"
         )
+    same = ensemble.get("auc_same_frame_size")
+    if same is not None:  # the format of these clips tells much of fake from real by itself
+        span = format_interval(ensemble["interval_95"]["auc_same_frame_size"])
+        auc += f", but {same:.2f} ({span}) between clips of one frame size"
     return (
         f"starter weights trained on self-blended real faces of {people} people only; "
-        f"on {ensemble['videos']} labelled dev clips ({clips}) ROC AUC {auc}, {loss}. "
+        f"on {ensemble['videos']} labelled dev clips ({clips}) ROC AUC {auc}; {loss}. "
         "Not a substitute for weights trained on a large deepfake dataset."
     )
 
@@ -125,16 +143,50 @@ elsewhere). The member rows are uncalibrated.
 
 def _row(name: str, report: dict[str, Any] | None) -> str:
     if report is None:
-        return f"| {name} | 0 | | | | | |"
-    auc = "n/a" if report["auc"] is None else f"{report['auc']:.3f}"
+        return f"| {name} | 0 | | | | | | | |"
     intervals = report["interval_95"]
     return (
         f"| {name} | {report['videos']} ({report['fake']} fake) | {report['log_loss']:.4f} | "
-        f"{format_interval(intervals['log_loss'], 3)} | {auc} | "
-        f"{format_interval(intervals['auc'])} | "
+        f"{format_interval(intervals['log_loss'], 3)} | {_auc(report['auc'])} | "
+        f"{format_interval(intervals['auc'])} | {_auc(report.get('auc_same_frame_size'))} | "
+        f"{format_interval(intervals.get('auc_same_frame_size'))} | "
         f"{report['accuracy']:.3f} |"
     )
 
+
+def _auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def format_section(report: dict[str, Any]) -> str:
+    """The card's "Clip format" section: how the dev clips' formats line up with their labels,
+    and what the same-frame-size columns count."""
+    sizes = report.get("frame_sizes")
+    if sizes is None:
+        return ""
+    strata = ", ".join(f"{s['stratum']} {s['fake']} / {s['real']}" for s in sizes["strata"])
+    alone = report.get("format_alone_auc")
+    crops = (
+        ""
+        if alone is None
+        else "A score of 1 for every face crop and 0 for every full frame reaches ROC AUC "
+        f"{alone:.2f} on them without looking at a face.\n"
+    )
+    return f"""## Clip format
+The dev clips' formats go with their labels. Frame size, fakes / reals: {strata}.
+{crops}
+The "same frame size" columns count only the {sizes["pairs"]} (fake, real) pairs of one frame
+size, of the {sizes["all_pairs"]} pairs the plain AUC counts: pairs the format cannot order.
+They are the figures that say whether the starter tells fake from real here; with so few
+pairs their intervals are wide.
+"""
+
+
+TABLE_HEAD = (
+    "| what | clips | log loss | 95% interval | ROC AUC | 95% interval "
+    "| AUC, same frame size | 95% interval | accuracy |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+)
 
 CARD_THRESHOLDS = (0.25, 0.5, 0.75)
 """Besides the bands' own rows, the card shows the first point at or above each of these."""
@@ -253,12 +305,13 @@ sequences of {recipe["sequence_length"]} frames; seed {recipe["seed"]}. Each mem
 the `{recipe.get("postprocess", "cascade")}` of its face (or sequence) scores.
 
 ## Video-level figures on the dev clips (DFDC log loss, 1e-15 clipping)
-| what | clips | log loss | 95% interval | ROC AUC | 95% interval | accuracy |
-| --- | --- | --- | --- | --- | --- | --- |
+{TABLE_HEAD}
 {chr(10).join(rows)}
 
 The intervals are percentile bootstraps over the clips ({BOOTSTRAP_RESAMPLES} resamples, fakes and
-reals drawn separately): with this few clips, and fewer real ones, they are wide.
+reals drawn separately, within each frame size for the same-frame-size AUC): with this few
+clips, and fewer real ones, they are wide.
 
+{format_section(report)}
 {calibration_section(report.get("calibration"))}
 {operating_section(table)}"""
