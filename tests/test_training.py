@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 
 from contract.calibration import calibrate
 from contract.digest import file_sha256
+from contract.pipeline import PipelineConfig
 from contract.result import UNTRAINED_WARNING
 from models.ensemble import Ensemble
 from models.manifest import Manifest, load_manifest, save_manifest
@@ -21,6 +23,11 @@ from models.operating import load_operating_points
 from tests.conftest import TEST_BACKBONE, TEST_IMAGE_SIZE
 from tests.labelled_set import FRAME_SIZE, dfdetect, labelled_set
 from training.cache import open_cache, read_png
+from training.dfdc import read_dfdc
+from training.metrics import roc_auc
+from training.reencode import reencode
+from training.starter_card import clips_report, format_section, model_note, score_clips
+from training.strata import stratified_auc
 
 REAL, FAKE = 3, 3
 SAMPLING = ["--sequences", "2", "--device", "cpu"]
@@ -269,3 +276,50 @@ def test_resume_refuses_changed_options(chain: Chain, tmp_path: Path) -> None:
     dfdetect(*frame_args(chain, tmp_path))
     with pytest.raises(SystemExit, match=r"other \['lr'\]"):
         dfdetect(*frame_args(chain, tmp_path), "--resume", "--lr", "1e-3")
+
+
+def test_the_starter_report_compares_fakes_only_with_reals_of_their_frame_size(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """`clips_report` reads each clip's frame size from the decoded file and counts only
+    same-size pairs; its note and card section say so. Two sizes: three clips re-encoded at
+    half size and named as face crops."""
+    data = tmp_path / "videos"
+    data.mkdir()
+    metadata = json.loads((chain.data / "metadata.json").read_text())
+    half = {"real_1.mp4", "fake_4.mp4", "fake_5.mp4"}
+    labels = {}
+    for name, entry in metadata.items():
+        target = data / (f"crop_{name}" if name in half else name)
+        if name in half:
+            reencode(chain.data / name, target, "downscale")
+        else:
+            shutil.copy2(chain.data / name, target)
+        labels[target.name] = entry
+    (data / "metadata.json").write_text(json.dumps(labels))
+    config = PipelineConfig(device="cpu", sequences=2, sequence_length=3)
+    scored, names = score_clips(chain.model, read_dfdc(data), config, progress=False)
+    report = clips_report(scored, names)
+    size, small = f"{FRAME_SIZE}x{FRAME_SIZE}", f"{FRAME_SIZE // 2}x{FRAME_SIZE // 2}"
+    sizes = report["frame_sizes"]
+    assert sorted(sizes["strata"], key=lambda s: s["stratum"]) == [
+        {"stratum": small, "fake": 2, "real": 1},
+        {"stratum": size, "fake": 1, "real": 2},
+    ]
+    assert (sizes["pairs"], sizes["all_pairs"]) == (4, 9)
+    videos = report["videos"]
+    assert {v["file"]: v["frame_size"] for v in videos} == {
+        name: small if name.startswith("crop_") else size for name in labels
+    }
+    targets = [v["label"] == "FAKE" for v in videos]
+    scores = [v["fake_probability"] for v in videos]
+    same = stratified_auc(targets, scores, [v["frame_size"] for v in videos])
+    assert report["ensemble"]["auc_same_frame_size"] == same == sizes["auc"]
+    crops = [float(v["file"].startswith("crop_")) for v in videos]
+    assert report["format_alone_auc"] == roc_auc(targets, crops)
+    for member in names:  # every member's row has it too
+        assert report["members"][member]["auc_same_frame_size"] is not None
+    assert same is not None
+    assert f"but {same:.2f} (" in model_note(3, report)
+    section = format_section(report)
+    assert f"{small} 2 / 1" in section and "only the 4 (fake, real) pairs" in section
