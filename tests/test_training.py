@@ -223,8 +223,9 @@ def test_evaluate_reports_log_loss_auc_accuracy_overall_and_per_augmentation(cha
     # And over same-frame-size pairs only: one frame size here, so the plain AUC exactly.
     original = conditions["original"]
     assert {row["frame_size"] for row in _rows(chain.report)} == {f"{FRAME_SIZE}x{FRAME_SIZE}"}
-    assert original["auc_same_frame_size"] == original["auc"]
-    assert original["interval_95"]["auc_same_frame_size"] == original["interval_95"]["auc"]
+    assert original["auc_same_frame_size"] == pytest.approx(original["auc"], abs=1e-12)
+    intervals = original["interval_95"]
+    assert intervals["auc_same_frame_size"] == pytest.approx(intervals["auc"], abs=1e-12)
     same = f" {original['auc_same_frame_size']:.3f} "
     assert same in next(line for line in lines if line.startswith("original"))
     assert any(line.startswith("AUC same size: fake and real clips of one") for line in lines)
