@@ -5,7 +5,8 @@ the formats apart. The DFDC dev clips here are such a set: 26 of the 30 face cro
 360 px squares) are fake, 2 of the 8 full frames are; a score that is 1 for a face crop and 0
 for a full frame reaches ROC AUC 0.76 on them without looking at a face. Counting only the
 (fake, real) pairs of one stratum (here: one frame size) takes the format out of the figure;
-what is left is the detector's ranking among clips that format cannot tell apart. It is the
+what is left is the detector's ranking among clips that format cannot tell apart (and here,
+with the format, the footage: every crop is DFDC's, no full-frame real is). It is the
 stratified AUC of epidemiology (pairs matched on the confounder), here pooled over the strata
 by their pairs.
 """
