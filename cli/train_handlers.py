@@ -211,16 +211,12 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _auc(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def evaluate(args: argparse.Namespace) -> int:
     """`dfdetect evaluate`: write the report, print its table."""
     from contract.errors import DatasetError, ModelError
     from training.dfdc import read_folders
     from training.evaluate import evaluate as run
-    from training.metrics import format_interval
+    from training.metrics import format_auc, format_interval
     from workers.pipeline import DetectionPipeline
 
     try:
@@ -257,7 +253,8 @@ def evaluate(args: argparse.Namespace) -> int:
         span = format_interval(report["interval_95"]["auc"])
         print(
             f"{name:<10} {report['videos']:>6} {report['log_loss']:>9.4f} "
-            f"{_auc(report['auc']):>6} {span:>11} {_auc(report['auc_same_frame_size']):>13} "
+            f"{format_auc(report['auc']):>6} {span:>11} "
+            f"{format_auc(report['auc_same_frame_size']):>13} "
             f"{report['accuracy']:>8.3f} {report['no_face']:>7} {report['failures']:>6}"
         )
     print(

@@ -108,6 +108,11 @@ def percentile_interval(values: np.ndarray) -> list[float]:
     return [float(low), float(high)]
 
 
+def format_auc(auc: float | None, digits: int = 3) -> str:
+    """An AUC for tables; "n/a" where it is undefined (one label, or no pairs to compare)."""
+    return "n/a" if auc is None else f"{auc:.{digits}f}"
+
+
 def format_interval(interval: list[float] | None, digits: int = 2) -> str:
     """An interval as "low-high" for tables; "n/a" where it is undefined (AUC of one label)."""
     return "n/a" if interval is None else f"{interval[0]:.{digits}f}-{interval[1]:.{digits}f}"

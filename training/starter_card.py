@@ -16,7 +16,7 @@ from models.manifest import Manifest
 from models.pretrained import packaged_wheel
 from training.augment import PAIR_SCALE, PAIR_SHIFT
 from training.dfdc import LabelledVideo
-from training.metrics import BOOTSTRAP_RESAMPLES, format_interval, roc_auc
+from training.metrics import BOOTSTRAP_RESAMPLES, format_auc, format_interval, roc_auc
 from training.real_faces import RealSource
 from training.sbi import FLICKER_BRIGHTNESS, FLICKER_RATIO, POST_DOWNSCALE, POST_JPEG, WOBBLE
 from training.sbi_dataset import HOLDOUT_PERSONS
@@ -100,7 +100,7 @@ def clips_report(
 def model_note(people: int, report: dict[str, Any]) -> str:
     """The short honest note every result carries."""
     ensemble = report["ensemble"]
-    auc = "n/a" if ensemble["auc"] is None else f"{ensemble['auc']:.2f}"
+    auc = format_auc(ensemble["auc"], 2)
     interval = ensemble["interval_95"]["auc"]
     if interval is not None:  # a few dozen clips: the reader needs to see how loose that is
         auc += f" (95% interval {format_interval(interval)})"
@@ -147,15 +147,11 @@ def _row(name: str, report: dict[str, Any] | None) -> str:
     intervals = report["interval_95"]
     return (
         f"| {name} | {report['videos']} ({report['fake']} fake) | {report['log_loss']:.4f} | "
-        f"{format_interval(intervals['log_loss'], 3)} | {_auc(report['auc'])} | "
-        f"{format_interval(intervals['auc'])} | {_auc(report.get('auc_same_frame_size'))} | "
+        f"{format_interval(intervals['log_loss'], 3)} | {format_auc(report['auc'])} | "
+        f"{format_interval(intervals['auc'])} | {format_auc(report.get('auc_same_frame_size'))} | "
         f"{format_interval(intervals.get('auc_same_frame_size'))} | "
         f"{report['accuracy']:.3f} |"
     )
-
-
-def _auc(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def format_section(report: dict[str, Any]) -> str:
